@@ -50,7 +50,8 @@ def _nbgrader_env() -> dict[str, str]:
 
 
 def generate(course_root: Path, assignment: str) -> None:
-    """Run ``nbgrader generate_assignment`` for one assignment of the course at ``course_root``."""
+    """Run ``nbgrader generate_assignment`` for ``assignment`` (a name or ``*`` for all)
+    of the course at ``course_root``."""
     env = _nbgrader_env()
     env["BACKPROP_LAB_COURSE_ROOT"] = str(course_root)
     cmd = [
@@ -61,29 +62,30 @@ def generate(course_root: Path, assignment: str) -> None:
     proc = subprocess.run(cmd, env=env, cwd=NBGRADER_CONFIG.parent, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ReleaseError(
-            f"nbgrader could not release {assignment!r} (exit {proc.returncode}):\n"
+            f"nbgrader could not release {assignment!r} from {course_root / 'solutions'} "
+            f"(exit {proc.returncode}):\n"
             f"{proc.stdout}{proc.stderr}"
         )
 
 
-def build_release(
-    solutions_dir: Path = SOLUTIONS_DIR, only: list[str] | None = None
-) -> tempfile.TemporaryDirectory:
-    """Release every assignment into a scratch course; returns it (``.name`` is its root)."""
+def build_release(solutions_dir: Path = SOLUTIONS_DIR) -> tempfile.TemporaryDirectory:
+    """Release every assignment into a scratch course; returns it (``.name`` is its root).
+
+    One nbgrader process releases them all (its start-up costs seconds)."""
     scratch = tempfile.TemporaryDirectory(prefix="backprop-release-")
     root = Path(scratch.name)
     shutil.copytree(solutions_dir, root / "solutions",
                     ignore=shutil.ignore_patterns(".*", "__pycache__"))
     (root / "notebooks").mkdir()
-    for name in only or assignments(solutions_dir):
-        generate(root, name)
+    if assignments(solutions_dir):
+        generate(root, "*")
     return scratch
 
 
 def release(solutions_dir: Path = SOLUTIONS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     """Regenerate ``notebooks_dir`` from ``solutions_dir``; returns the released assignments."""
     names = assignments(solutions_dir)
-    with build_release(solutions_dir, names) as scratch:
+    with build_release(solutions_dir) as scratch:
         built = Path(scratch) / "notebooks"
         for name in names:
             target = notebooks_dir / name
