@@ -1,0 +1,396 @@
+"""Grade one student's notebook against the instructor's source: the engine's public entry point.
+
+:func:`grade_submission` lines the submission up against the source
+(:mod:`autograder.source`), runs the student's cells in a sandboxed process
+(:mod:`autograder.sandbox`, :mod:`autograder._engine_runner`) and the instructor's test
+cells in a clean judge process (:mod:`autograder.judge`). The grader relays the judge's
+calls of exercise functions to the student's process and their results back, enforcing the
+time limits; the student's process never sees a test, and the judge never runs student code.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from . import record, sandbox
+from .results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
+                      VOIDED, QuestionResult, SubmissionResult)
+from .source import (ANSWER, FREE, MARKDOWN, SETUP, TEST, Assembled, Cell, NotebookError,
+                     SourceNotebook, assemble, parse_source, read_notebook, to_notebook)
+
+GRACE_SECONDS = 3.0          # after a cell's time is up, how long the soft interrupt may take
+OVERALL_FACTOR = 10          # the whole notebook may take this many per-cell timeouts
+STARTUP_SECONDS = 60.0       # starting the sandbox and the judge (imports), on a busy machine
+
+
+class Stopped(Exception):
+    """The student's process stopped for good (reason is student-facing)."""
+
+
+class ProtocolViolation(Exception):
+    """The student's process sent something that is not the grader's protocol."""
+
+
+@dataclass
+class _Run:
+    """Everything one grading run learns, before it becomes a SubmissionResult."""
+
+    outputs: dict[int, list] = field(default_factory=dict)
+    counts: dict[int, int | None] = field(default_factory=dict)
+    cell_errors: dict[str, str] = field(default_factory=dict)     # answer grade_id -> error name
+    questions: dict[int, QuestionResult] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stopped: str = ""
+    stopped_at: int | None = None
+
+
+class _Process:
+    """A child speaking frames on its stdin/stdout, its stderr kept in a private temp file."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, env=env, cwd=cwd, start_new_session=True)
+        self.reader = record.FrameReader(self.proc.stdout.fileno())
+
+    def send(self, header: dict, blobs: list[bytes] = ()) -> None:
+        self.send_raw(record.pack_frame(header, blobs))
+
+    def send_raw(self, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise record.ChannelClosed("channel closed") from None
+
+    def read(self, deadline: float) -> tuple[dict, list[bytes], bytes]:
+        return self.reader.read(deadline)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        self.kill()
+        for stream in (self.proc.stdin, self.proc.stdout, self.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def stderr_text(self, limit: int = 2000) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read(limit).decode("utf-8", "replace").strip()
+
+    def death(self) -> str:
+        """How the process ended, in words."""
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "it stopped answering"
+        if code < 0 or code > 128:
+            number = -code if code < 0 else code - 128
+            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+            hint = " (probably out of memory)" if number == signal.SIGKILL else ""
+            return f"the notebook's process was killed by {name}{hint}"
+        return f"the notebook's process exited with code {code} (os._exit, a crash or a kill)"
+
+
+def grade_submission(source: Path, submission: Path, *, student_id: str, assignment: str,
+                     workdir: Path, seed: int, timeout: float = 30.0, memory_mb: int = 1024,
+                     sandbox: str = "auto", autograded_path: Path | None = None) -> SubmissionResult:
+    """Grade ``submission`` (a student's .ipynb) against ``source`` (the instructor's notebook).
+
+    Never raises for anything the student did: an unreadable notebook is INVALID, a missing
+    one MISSING, a grader failure ERROR with the exception in ``reason``.
+    """
+    started = time.monotonic()
+    notebook = Path(source).stem
+    base = dict(student_id=student_id, assignment=assignment, notebook=notebook)
+    try:
+        result = _grade(Path(source), Path(submission), Path(workdir), seed, float(timeout),
+                        int(memory_mb), sandbox, autograded_path, base, started)
+    except Exception as exc:                               # noqa: BLE001 (a grader bug: say so)
+        result = SubmissionResult(**base, score=0.0, max_score=0.0, status=ERROR,
+                                  reason=f"grader error: {type(exc).__name__}: {exc}")
+    return _with_seconds(result, time.monotonic() - started)
+
+
+def _with_seconds(result: SubmissionResult, seconds: float) -> SubmissionResult:
+    from dataclasses import replace
+    return replace(result, seconds=round(seconds, 3))
+
+
+def _grade(source_path: Path, submission: Path, workdir: Path, seed: int, timeout: float,
+           memory_mb: int, sandbox_kind: str, autograded_path: Path | None, base: dict,
+           started: float) -> SubmissionResult:
+    source = parse_source(source_path)
+    max_score = float(sum(c.points for c in source.tests))
+    unrun = tuple(QuestionResult(c.grade_id, 0.0, c.points, NOT_RUN, message="no gradable submission")
+                  for c in source.tests)
+    if not submission.exists():
+        return SubmissionResult(**base, score=0.0, max_score=max_score, status=MISSING,
+                                reason=f"no submission: {submission.name} not found", questions=unrun)
+    try:
+        nb = read_notebook(submission)
+    except NotebookError as err:
+        return SubmissionResult(**base, score=0.0, max_score=max_score, status=INVALID,
+                                reason=str(err), questions=unrun)
+    kind, warning = sandbox.resolve(sandbox_kind)
+    if warning:
+        print(f"{base['student_id']}: {warning}", file=sys.stderr)
+    assembled = assemble(source, nb)
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = _Run(findings=list(assembled.findings), notes=list(assembled.notes))
+    _execute(source, assembled, run, kind, workdir, seed, timeout, memory_mb, started)
+    questions = tuple(run.questions[i] for i, c in enumerate(assembled.cells) if c.kind == TEST)
+    questions = _explain(questions, source, assembled, run)
+    score = float(sum(q.points for q in questions))
+    if run.findings:
+        status = FLAGGED
+    elif run.stopped:
+        status = PARTIAL
+    else:
+        status = OK
+    reasons = run.findings + ([run.stopped] if run.stopped else []) + run.notes + ([warning] if warning else [])
+    if autograded_path is not None:
+        _write_autograded(assembled, run, Path(autograded_path))
+    return SubmissionResult(**base, score=score, max_score=max_score, status=status,
+                            reason="; ".join(reasons), questions=questions)
+
+
+def _judge_cells(source: SourceNotebook) -> list[tuple[int, Cell]]:
+    """Source cells the judge runs before tests: locked setup cells, and unlabelled code
+    cells that do not call an exercise (instructor code only, never the student's copy)."""
+    chosen = []
+    for index, cell in enumerate(source.cells):
+        if cell.kind == SETUP:
+            chosen.append((index, cell))
+        elif cell.kind == FREE and not cell.grade_id:
+            try:
+                names = {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)}
+            except SyntaxError:
+                continue
+            if not names & set(source.exercises):
+                chosen.append((index, cell))
+    return chosen
+
+
+def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str, workdir: Path,
+             seed: int, timeout: float, memory_mb: int, started: float) -> None:
+    overall = started + STARTUP_SECONDS + OVERALL_FACTOR * timeout
+    limits = {"memory_mb": memory_mb, "cpu_seconds": int(OVERALL_FACTOR * timeout + 30),
+              "file_mb": 64, "processes": 64, "isolate_network": kind == sandbox.RLIMIT}
+    runner_argv = [sys.executable, "-m", "autograder._engine_runner", json.dumps(limits)]
+    runner = _Process(sandbox.command(kind, workdir, runner_argv),
+                      sandbox.environment(workdir, seed), workdir)
+    judge_env = dict(os.environ, BACKPROP_LAB_SEED=str(seed), MPLBACKEND="Agg", PYTHONHASHSEED="0",
+                     **sandbox.single_thread_env())
+    judge = _Process([sys.executable, "-m", "autograder.judge", json.dumps(list(source.exercises))],
+                     judge_env, source.path.parent)
+    try:
+        _expect(judge, "ready", time.monotonic() + STARTUP_SECONDS, "the judge")
+        try:
+            header, _, _ = runner.read(time.monotonic() + STARTUP_SECONDS)
+            if header.get("op") != "ready":
+                raise ProtocolViolation("no ready message")
+            isolation = header.get("isolation") or {}
+            if isolation:
+                run.notes.append("sandbox: " + ", ".join(f"{k}: {v}" for k, v in isolation.items()))
+        except (record.ChannelClosed, record.ChannelTimeout, record.WireError, ProtocolViolation):
+            raise RuntimeError(f"the student's sandbox did not start: {runner.stderr_text()}") from None
+        judge_queue = _judge_cells(source)
+        for index, cell in enumerate(assembled.cells):
+            if cell.kind == MARKDOWN:
+                continue
+            position = f"cell {index + 1}"
+            if cell.kind == TEST:
+                _feed_judge(judge, judge_queue, source, cell.grade_id, overall)
+                run.questions[index] = _test(cell, index, runner, judge, run, timeout, overall)
+                continue
+            if run.stopped:
+                continue
+            try:
+                runner.send({"op": "exec", "cell": index, "source": cell.source, "kind": cell.kind,
+                             "grade_id": cell.grade_id, "timeout": timeout})
+                header = _read_runner(runner, min(time.monotonic() + timeout + GRACE_SECONDS, overall),
+                                      timeout, {"done"})
+            except Stopped as stop:
+                _stop(run, runner, judge, index, f"the notebook stopped at {position}: {stop}")
+                continue
+            run.outputs[index] = header.get("outputs") or []
+            run.counts[index] = header.get("count")
+            if header.get("error") and cell.kind == ANSWER:
+                run.cell_errors[cell.grade_id] = str(header["error"])
+            if header.get("error") == "SystemExit":
+                run.notes.append(f"{position} called sys.exit(); grading went on with the next cell")
+        try:
+            runner.send({"op": "quit"})
+            judge.send({"op": "quit"})
+        except record.ChannelClosed:
+            pass
+    finally:
+        runner.close()
+        judge.close()
+
+
+def _expect(process: _Process, op: str, deadline: float, who: str) -> dict:
+    try:
+        header, _, _ = process.read(deadline)
+    except (record.ChannelClosed, record.ChannelTimeout, record.WireError) as err:
+        raise RuntimeError(f"{who} failed ({type(err).__name__}): {process.stderr_text()}") from None
+    if header.get("op") != op:
+        raise RuntimeError(f"{who} sent {header.get('op')!r} instead of {op!r}")
+    return header
+
+
+def _feed_judge(judge: _Process, queue: list[tuple[int, Cell]], source: SourceNotebook,
+                grade_id: str, overall: float) -> None:
+    """Send the judge the source setup cells that come before test ``grade_id``."""
+    position = next(i for i, c in enumerate(source.cells) if c.grade_id == grade_id)
+    while queue and queue[0][0] < position:
+        _, cell = queue.pop(0)
+        try:
+            judge.send({"op": "setup", "source": cell.source, "grade_id": cell.grade_id})
+        except record.ChannelClosed:
+            raise RuntimeError(f"the judge died: {judge.stderr_text()}") from None
+        _expect(judge, "done", overall, "the judge")
+
+
+def _read_runner(runner: _Process, deadline: float, timeout: float, allowed: set[str]) -> dict:
+    """The runner's next frame (header, with the frame kept), or Stopped with the reason."""
+    try:
+        header, blobs, raw = runner.read(deadline)
+    except record.ChannelTimeout:
+        runner.kill()
+        raise Stopped(f"timed out after {timeout:g} s") from None
+    except record.ChannelClosed:
+        raise Stopped(runner.death()) from None
+    except record.WireError as err:
+        runner.kill()
+        raise ProtocolViolation(str(err)) from None
+    if header.get("op") not in allowed:
+        runner.kill()
+        raise ProtocolViolation(f"unexpected message {header.get('op')!r}")
+    header["_raw"] = raw
+    return header
+
+
+def _stop(run: _Run, runner: _Process, judge: _Process, index: int, reason: str) -> None:
+    run.stopped = reason
+    run.stopped_at = index
+    runner.kill()
+    try:
+        judge.send({"op": "stopped", "message": reason})
+    except record.ChannelClosed:
+        pass
+
+
+def _test(cell: Cell, index: int, runner: _Process, judge: _Process, run: _Run,
+          timeout: float, overall: float) -> QuestionResult:
+    """Run test ``cell`` in the judge, relaying its calls to the student's process."""
+    if run.stopped:
+        run.outputs[index] = [_error_output("NotRun", f"Not run: {run.stopped}")]
+        return QuestionResult(cell.grade_id, 0.0, cell.points, NOT_RUN, message=f"not run: {run.stopped}")
+    voided = ""
+    try:
+        runner.send({"op": "check"})
+        checked = _read_runner(runner, min(time.monotonic() + timeout, overall), timeout, {"checked"})
+        for finding in checked.get("findings") or []:
+            run.findings.append(f"{str(finding)[:200]} (seen before test '{cell.grade_id}'; the test "
+                                "was checked with the real numpy and utils, so this earned nothing)")
+    except Stopped as stop:
+        _stop(run, runner, judge, index, f"the notebook stopped before test '{cell.grade_id}': {stop}")
+    except ProtocolViolation as err:
+        voided = f"the notebook's process broke the grader's protocol ({err})"
+        _stop(run, runner, judge, index, voided)
+    judge.send({"op": "test", "source": cell.source, "grade_id": cell.grade_id})
+    cell_deadline = min(time.monotonic() + timeout, overall)
+    while True:
+        header, blobs, raw = judge.read(overall)
+        op = header.get("op")
+        if op == "result":
+            break
+        if run.stopped:                                     # the judge calls a dead process
+            judge.send({"op": "stopped", "message": run.stopped})
+            continue
+        left = cell_deadline - time.monotonic()
+        header.pop("blobs", None)
+        if op == "call":
+            header["timeout"] = max(left, 0.05)
+        try:
+            runner.send_raw(record.pack_frame(header, blobs))
+            reply = _read_runner(runner, min(cell_deadline + GRACE_SECONDS, overall), timeout,
+                                 {"return", "raise", "callback"})
+        except Stopped as stop:
+            _stop(run, runner, judge, index, f"the notebook stopped during test '{cell.grade_id}': {stop}")
+            continue
+        except (ProtocolViolation, record.ChannelClosed) as err:
+            voided = f"the notebook's process broke the grader's protocol during test '{cell.grade_id}' ({err})"
+            _stop(run, runner, judge, index, voided)
+            continue
+        judge.send_raw(reply["_raw"])
+    error = header.get("error") or {}
+    outputs = [{"output_type": "stream", "name": "stdout", "text": header["output"]}] if header.get("output") else []
+    if voided:
+        run.findings.append(voided)
+        run.outputs[index] = outputs + [_error_output("Voided", voided)]
+        return QuestionResult(cell.grade_id, 0.0, cell.points, VOIDED, message=voided)
+    if header.get("passed"):
+        run.outputs[index] = outputs
+        return QuestionResult(cell.grade_id, cell.points, cell.points, PASSED)
+    message = str(error.get("message") or error.get("evalue") or "the test failed")
+    run.outputs[index] = outputs + [{"output_type": "error", "ename": str(error.get("ename", "Error")),
+                                     "evalue": str(error.get("evalue", message)),
+                                     "traceback": list(error.get("traceback") or [message])}]
+    return QuestionResult(cell.grade_id, 0.0, cell.points, FAILED,
+                          diagnosis=str(error.get("diagnosis") or ""), message=message)
+
+
+def _error_output(name: str, text: str) -> dict:
+    return {"output_type": "error", "ename": name, "evalue": text, "traceback": [f"{name}: {text}"]}
+
+
+def _explain(questions: tuple[QuestionResult, ...], source: SourceNotebook, assembled: Assembled,
+             run: _Run) -> tuple[QuestionResult, ...]:
+    """Say *why* a function was missing: its answer cell was deleted, or failed to run."""
+    from dataclasses import replace
+    explained = []
+    for q in questions:
+        if q.status == FAILED and "NameError" in q.message:
+            for name, grade_id in source.answer_of.items():
+                if f"'{name}'" not in q.message and f" {name} " not in q.message + " ":
+                    continue
+                if grade_id in assembled.deleted_answers:
+                    q = replace(q, message=f"{q.message} — the answer cell '{grade_id}' was deleted")
+                elif grade_id in run.cell_errors:
+                    q = replace(q, message=f"{q.message} — the answer cell '{grade_id}' raised "
+                                           f"{run.cell_errors[grade_id]} when it ran")
+                break
+        explained.append(q)
+    return tuple(explained)
+
+
+def _write_autograded(assembled: Assembled, run: _Run, path: Path) -> None:
+    nb = to_notebook(assembled.cells, run.outputs, run.counts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
