@@ -1,0 +1,150 @@
+"""The diagnosis engine: which simple mistake explains a student's array?
+
+Each hypothesis is a candidate array built from the student's own ``A`` (``−A``, ``A / c``,
+``Aᵀ``, another parameter's gradient) and judged by the same measurements as ``A`` itself
+(:class:`~utils.gradcheck._evidence.Evidence`), so it costs no further calls of ``f``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _messages as words
+from ._evidence import Evidence
+
+SLACK = 3.0
+"""A hypothesis holds when it agrees with every measurement within this many tolerances."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A diagnosis and its explanation (the message without the ``[diagnosis] name: `` prefix)."""
+
+    diagnosis: str
+    text: str
+    worst_index: tuple[int, ...] | None = None
+
+
+def transposes(A: np.ndarray, target: tuple[int, ...], m: int) -> list[np.ndarray]:
+    """Transposed variants of ``A`` (shape ``(m, n)``) that have the same shape as ``target``."""
+    variants = []
+    array = A.reshape(target)
+    if array.ndim >= 2 and tuple(reversed(target)) == tuple(target):
+        variants.append(array.transpose(tuple(reversed(range(array.ndim)))).reshape(A.shape))
+    return [v for v in variants if not np.array_equal(v, A)]
+
+
+def fit_scale(evidence: Evidence, A: np.ndarray) -> float:
+    """Least-squares ``c`` in ``A ≈ c·G`` over the measurements, weighted by their tolerances."""
+    measured, centers, widths = evidence.measure(A), evidence.centers, evidence.widths
+    weights = 1.0 / widths ** 2
+    denominator = float(np.sum(weights * centers ** 2))
+    if denominator == 0 or not np.isfinite(denominator):
+        return float("nan")
+    return float(np.sum(weights * measured * centers) / denominator)
+
+
+def reference_is_zero(evidence: Evidence) -> bool:
+    return bool(np.all(np.abs(evidence.centers) <= evidence.widths))
+
+
+def global_hypotheses(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple[int, ...],
+                      hidden: bool, dims: set[int], what: str) -> Finding | None:
+    """Zero, transposed, sign or scale, if one of them explains ``A``; else ``None``."""
+    if not np.any(A) and not reference_is_zero(evidence):
+        return Finding("zero", f"your {name} is all zeros, but {what} is not" + words.CAUSES["zero"])
+    if reference_is_zero(evidence):
+        return None
+    for candidate in transposes(A, target, evidence.m):
+        if evidence.matches(candidate, SLACK):
+            return Finding("transposed", f"your {name} is the transpose of {what}" + words.CAUSES["transposed"])
+    c = fit_scale(evidence, A)
+    if np.isfinite(c) and c != 0 and abs(c - 1) > 1e-2 and evidence.matches(A / c, SLACK):
+        if abs(c + 1) <= 1e-2:
+            return Finding("sign", f"your {name} has the opposite sign of {what}" + words.CAUSES["sign"])
+        if hidden:
+            size = "larger" if abs(c) > 1 else "smaller"
+            text = f"your {name} is a constant factor {size} than {what}"
+            if c < 0:
+                return Finding("sign", text + " and has the opposite sign" + words.CAUSES["sign"])
+            return Finding("scale", text + " — check every scalar factor (averages over the batch, ½, 2).")
+        label = words.factor(c)
+        if c < 0:
+            return Finding("sign", f"your {name} is {label} {what}: the opposite sign and a wrong factor"
+                           + words.factor_hint(c, dims))
+        return Finding("scale", f"your {name} is {label} {what}" + words.factor_hint(c, dims))
+    return None
+
+
+def entry_errors(evidence: Evidence, A: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
+    """Relative error of every measured entry, shaped like ``target`` (``nan`` where unmeasured)."""
+    relative = evidence.relative_errors(A).max(axis=1)
+    errors = np.full(int(np.prod(target, dtype=np.int64)), np.nan)
+    n = evidence.n
+    for k, probe in enumerate(evidence.probes):
+        if probe.kind == "entry":
+            if evidence.m == 1:
+                errors[probe.index] = relative[k]
+            else:  # Jacobian column i: entries (j, i) for every output j
+                column = evidence.relative_errors(A)[k]
+                errors[np.arange(evidence.m) * n + probe.index] = column
+    return errors.reshape(target)
+
+
+def wrong_entries(evidence: Evidence, A: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
+    """Boolean array shaped like ``target``: which measured entries disagree (full evidence only)."""
+    excess = evidence.excess(A)  # (n, m) for full evidence
+    return (excess > 1).T.reshape(target)
+
+
+def where_text(mask: np.ndarray) -> tuple[str, str]:
+    """Name the wrong places of a boolean array: rows, columns or entries, and a hint for rows."""
+    if mask.ndim == 2 and mask.shape[0] > 1:
+        rows = np.flatnonzero(mask.any(axis=1)).tolist()
+        columns = np.flatnonzero(mask.any(axis=0)).tolist()
+        if len(rows) < len(columns) or (len(rows) == len(columns) and len(rows) < mask.shape[0]):
+            return words.listing(rows, "row", "rows"), words.CAUSES["rows"]
+        if len(columns) < mask.shape[1]:
+            return words.listing(columns, "column", "columns"), ""
+    indices = [tuple(int(i) for i in index) for index in np.argwhere(mask)]
+    if mask.ndim == 1:
+        indices = [i[0] for i in indices]
+    return words.listing(indices, "entry", "entries"), ""
+
+
+def partial_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple[int, ...],
+                    hidden: bool) -> Finding | None:
+    """Partly right (full evidence): most entries agree; names where the wrong ones are."""
+    mask = wrong_entries(evidence, A, target)
+    count, total = int(mask.sum()), mask.size
+    if count == 0 or count > total // 2:
+        return None
+    where, hint = where_text(mask)
+    worst = np.unravel_index(int(np.nanargmax(np.where(mask, entry_errors(evidence, A, target), -1))), target)
+    verb = "are" if where.startswith(("rows", "columns", "entries")) else "is"
+    text = f"your {name} is right in {total - count} of {total} entries, but {where} {verb} wrong"
+    if not hidden:
+        flat = mask.reshape(-1)
+        values = A.reshape(-1)[flat]
+        if values.size and not np.any(values):
+            text += " (yours are 0 there)"
+    return Finding("partial", text + (hint or "."), tuple(int(i) for i in worst))
+
+
+def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple[int, ...], hidden: bool,
+                  what: str, worst_index: tuple[int, ...] | None, max_rel_error: float) -> Finding:
+    """Nothing simple explains it: say how far off, where (when known) and the usual causes."""
+    text = f"your {name} does not match {what} (largest relative error {max_rel_error:.1e}"
+    if worst_index is not None:
+        text += f", worst at {words.index_text(worst_index)}"
+        reference = evidence.reference()
+        if reference is not None and not hidden:
+            flat = int(np.ravel_multi_index(worst_index, target))
+            yours, ref = float(A.reshape(-1)[flat]), float(reference.reshape(-1)[flat])
+            text += f": yours {yours:.6g}, expected {ref:.6g}"
+    text += ")."
+    if reference_is_zero(evidence) and not hidden:
+        return Finding("wrong", text + f" {what[0].upper() + what[1:]} is zero here, yours is not.", worst_index)
+    return Finding("wrong", text + words.CAUSES["wrong"], worst_index)

@@ -1,0 +1,209 @@
+"""Evidence about a reference derivative: linear measurements of it, each with a tolerance.
+
+Every check reduces to measurements ``M(G)`` of the unknown reference ``G`` (shape
+``(m, n)``: outputs × inputs): entries ``G[:, i]`` (coordinate probes, or all of them for
+:func:`compare`) and directional derivatives ``G @ u``. Any candidate array ``B`` — the
+student's, its negative, its transpose, another parameter's gradient — is judged by the
+same measurements, so the diagnosis needs no further calls of ``f``.
+
+Full mode probes every coordinate (``2n`` calls). Fast mode, for big arrays, probes a few
+random unit directions, one direction along the student's own gradient, and a sample of
+entries: tens of calls whatever ``n`` is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._precision import NOISE_SAFETY, Precision
+from ._probe import KINK, RESOLVED, WRONG, Line, Probe
+
+FULL_LIMIT = 500
+"""Arrays with at most this many entries are checked entry by entry by default."""
+
+
+@dataclass
+class Evidence:
+    """Measurements of the reference, each with a tolerance half-width.
+
+    ``centers`` and ``widths`` have shape ``(K, m)``; probe ``k`` measures a candidate ``B``
+    (shape ``(m, n)``) as ``B[:, index]`` or ``B @ u``.
+    """
+
+    shape: tuple[int, ...]
+    m: int
+    probes: list[Probe]
+    method: str
+    precision: Precision | None = None
+    rtol: float = 0.0
+    floor: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    line: Line | None = None
+
+    @property
+    def n(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def centers(self) -> np.ndarray:
+        return np.array([p.center for p in self.probes]).reshape(len(self.probes), self.m)
+
+    @property
+    def widths(self) -> np.ndarray:
+        return np.array([p.width for p in self.probes]).reshape(len(self.probes), self.m)
+
+    @property
+    def is_full(self) -> bool:
+        """Whether every entry was measured on its own (so the reference is known entry-wise)."""
+        return self.method in ("full", "compare")
+
+    def measure(self, B: np.ndarray) -> np.ndarray:
+        """The measurements of a candidate ``B`` of shape ``(m, n)``, shape ``(K, m)``."""
+        if self.is_full:
+            return np.ascontiguousarray(B.T)
+        rows = []
+        for probe in self.probes:
+            rows.append(B[:, probe.index] if probe.kind == "entry" else B @ probe.u)
+        return np.array(rows).reshape(len(self.probes), self.m)
+
+    def excess(self, B: np.ndarray) -> np.ndarray:
+        """``|M(B) − center| / width`` per measurement: at most 1 where ``B`` agrees."""
+        return np.abs(self.measure(B) - self.centers) / self.widths
+
+    def matches(self, B: np.ndarray, slack: float = 1.0) -> bool:
+        """Whether candidate ``B`` agrees with every measurement (within ``slack`` widths)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return bool(np.all(self.excess(B) <= slack))
+
+    def reference(self) -> np.ndarray | None:
+        """The reference ``G`` itself, shape ``(m, n)``, when every entry was measured."""
+        return np.ascontiguousarray(self.centers.T) if self.is_full else None
+
+    def relative_errors(self, B: np.ndarray) -> np.ndarray:
+        """Relative error per measurement, beyond any kink band: shape ``(K, m)``."""
+        measured, centers, widths = self.measure(B), self.centers, self.widths
+        slack = np.maximum(widths - self._tau_only(), 0.0)  # the kink band, if any
+        excess = np.maximum(np.abs(measured - centers) - slack, 0.0)
+        scale = np.maximum(np.maximum(np.abs(measured), np.abs(centers)), self.floor_scale())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(scale > 0, excess / scale, 0.0)
+
+    def _tau_only(self) -> np.ndarray:
+        return np.array([p.first["tau"] if p.first and "tau" in p.first else p.width
+                         for p in self.probes]).reshape(len(self.probes), self.m)
+
+    def floor_scale(self) -> np.ndarray:
+        """The typical size of one reference entry per output (so tiny entries aren't judged alone)."""
+        return self.floor
+
+    @property
+    def kinks(self) -> int:
+        return sum(1 for p in self.probes if any(s in (KINK, RESOLVED) for s in p.status))
+
+    @property
+    def passed(self) -> bool:
+        return all(WRONG not in p.status for p in self.probes)
+
+    def wrong_probes(self) -> list[int]:
+        return [k for k, p in enumerate(self.probes) if WRONG in p.status]
+
+    def describe(self) -> str:
+        if self.method == "compare":
+            return f"{self.n} entries (compare)"
+        if self.method == "full":
+            return f"all {self.n} entries"
+        kinds = [p.kind for p in self.probes]
+        parts = [f"{kinds.count('direction') + kinds.count('student')} directions",
+                 f"{kinds.count('entry')} entries"]
+        if kinds.count("block"):
+            parts.append(f"{kinds.count('block')} blocks")
+        return " + ".join(parts)
+
+
+def from_arrays(expected: np.ndarray, rtol: float, atol: float) -> Evidence:
+    """Evidence that knows the reference exactly (for :func:`compare`): one probe per entry."""
+    G = np.asarray(expected, dtype=np.float64).reshape(1, -1)
+    scale = float(np.sqrt(np.mean(G ** 2))) if G.size else 0.0
+    probes = []
+    evidence = Evidence(shape=tuple(np.shape(expected)), m=1, probes=probes, method="compare", rtol=rtol,
+                        floor=np.array([scale]))
+    tau = rtol * np.maximum(np.abs(G[0]), scale) + atol
+    for i in range(G.shape[1]):
+        probes.append(Probe(kind="entry", index=i, center=G[:, i], student=G[:, i],
+                            width=np.array([tau[i]]), status=["smooth"], first={"tau": np.array([tau[i]])}))
+    return evidence
+
+
+def choose_probes(A: np.ndarray, shape: tuple[int, ...], *, rng: np.random.Generator, full: bool,
+                  directions: int, entries: int) -> list[Probe]:
+    """Coordinate probes for every entry (full), or random directions + the student's + sampled entries."""
+    n = A.shape[1]
+    if full:
+        return [Probe(kind="entry", index=i) for i in range(n)]
+    probes = []
+    for _ in range(directions):
+        v = rng.standard_normal(n)
+        probes.append(Probe(kind="direction", v=v / np.linalg.norm(v)))
+    if A.shape[0] == 1 and np.any(A):
+        norm = float(np.linalg.norm(A[0]))
+        if np.isfinite(norm) and norm > 0:
+            probes.append(Probe(kind="student", v=A[0] / norm))
+    sample = set(rng.choice(n, size=min(entries, n), replace=False).tolist())
+    largest = np.argsort(-np.linalg.norm(A, axis=0), kind="stable")[:2]
+    sample.update(int(i) for i in largest)
+    probes.extend(Probe(kind="entry", index=i) for i in sorted(sample))
+    return probes
+
+
+def tolerances(evidence: Evidence, probes: list[Probe], A: np.ndarray, precision: Precision,
+               f0: np.ndarray, atol: float) -> None:
+    """Set the floor of the evidence and the tolerance ``tau`` of each first-passed probe."""
+    random = [p for p in probes if p.kind in ("direction", "entry")]
+    measured = np.array([p.center for p in random]).reshape(len(random), -1)
+    rms_reference = np.sqrt(np.mean(measured ** 2, axis=0)) if len(random) else np.zeros(A.shape[0])
+    rms_student = np.sqrt(np.mean(A ** 2, axis=1)) if A.size else np.zeros(A.shape[0])
+    evidence.floor = np.maximum(rms_reference, rms_student)
+    for probe in probes:
+        set_tau(probe, evidence.floor, precision, f0, atol)
+
+
+def set_tau(probe: Probe, floor: np.ndarray, precision: Precision, f0: np.ndarray, atol: float) -> None:
+    """Tolerance of one probe: relative to its size (floored), plus ``atol``, plus evaluation noise."""
+    first = probe.first
+    values = np.maximum.reduce([np.abs(f0), np.abs(first["fp"]), np.abs(first["fm"])])
+    noise = NOISE_SAFETY * precision.eps * values / first["h"]
+    size = np.maximum(np.abs(probe.student), np.abs(probe.center))
+    first["noise"] = noise
+    first["tau"] = precision.rtol * np.maximum(size, floor) + atol + noise
+
+
+def collect(line: Line, shape: tuple[int, ...], A: np.ndarray, f0: np.ndarray, precision: Precision, *,
+            rng: np.random.Generator, full: bool, directions: int, entries: int, atol: float) -> Evidence:
+    """Probe ``f`` around ``x`` and judge the student's ``A`` along every probe (kink-aware)."""
+    probes = choose_probes(A, shape, rng=rng, full=full, directions=directions, entries=entries)
+    evidence = Evidence(shape=tuple(shape), m=A.shape[0], probes=probes, method="full" if full else "fast",
+                        precision=precision, rtol=precision.rtol, line=line)
+    for probe in probes:
+        line.first_pass(probe, precision.h)
+    tolerances(evidence, probes, A, precision, f0, atol)
+    for probe in probes:
+        judge(line, probe, precision)
+    return evidence
+
+
+def judge(line: Line, probe: Probe, precision: Precision) -> None:
+    """Judge one first-passed probe with its tolerance, shrinking the step down to the noise floor."""
+    tau, noise = probe.first["tau"], probe.first["noise"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = np.where(tau > 0, 4 * noise * precision.h / tau, 0.0)
+    h_min = float(np.max(floor)) if floor.size else 0.0
+    line.judge(probe, tau, h_min)
+
+
+def add_probe(evidence: Evidence, probe: Probe, f0: np.ndarray, atol: float) -> Probe:
+    """Measure and judge one more probe (to localise errors) with the evidence's own floor."""
+    evidence.line.first_pass(probe, evidence.precision.h)
+    set_tau(probe, evidence.floor, evidence.precision, f0, atol)
+    judge(evidence.line, probe, evidence.precision)
+    return probe

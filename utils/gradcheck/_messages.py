@@ -1,0 +1,109 @@
+"""The words of a diagnosis: factors, positions and likely causes, written for a student."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+MAX_LISTED = 6
+
+
+def factor(c: float) -> str:
+    """A scale factor as a student would write it: ``×2``, ``×1/64``, ``×2/3`` or ``×0.37``."""
+    size = abs(c)
+    sign = "−" if c < 0 else ""
+    if size >= 1:
+        whole = round(size)
+        if abs(size - whole) <= 1e-3 * size:
+            return f"×{sign}{whole}"
+    elif size > 0:
+        whole = round(1 / size)
+        if whole > 0 and abs(1 / size - whole) <= 1e-3 / size:
+            return f"×{sign}1/{whole}"
+    fraction = Fraction(size).limit_denominator(16)
+    if size > 0 and abs(float(fraction) - size) <= 1e-3 * size:
+        return f"×{sign}{fraction.numerator}/{fraction.denominator}"
+    return f"×{c:.3g}"
+
+
+def factor_hint(c: float, dims: set[int]) -> str:
+    """The likely cause of a gradient that is ``c`` times the right one."""
+    size = abs(c)
+    if size >= 1.5:
+        whole = round(size)
+        exact = abs(size - whole) <= 1e-3 * size
+        if exact and whole == 2:
+            return (" — a factor 2 from a square: the derivative of ½‖r‖² is r, of ‖r‖² it is 2r. "
+                    "Did you drop or add a ½ or a 2?")
+        if exact:
+            known = f" ({whole} is a dimension of your data: the batch size?)" if whole in dims else ""
+            return f" — did you forget to average over the batch (divide by {whole}){known}?"
+        return " — a constant factor is wrong: check every scalar factor (averages, ½, learning rate)."
+    if 0 < size <= 0.75:
+        whole = round(1 / size)
+        exact = abs(1 / size - whole) <= 1e-3 / size
+        if exact and whole == 2:
+            return (" — a factor ½: the derivative of ‖r‖² is 2r, of ½‖r‖² it is r. "
+                    "Did you add a ½ or drop a 2?")
+        if exact:
+            known = f" ({whole} is a dimension of your data: the batch size?)" if whole in dims else ""
+            return (f" — did you average over the batch{known} when the loss is a sum, "
+                    f"or divide by {whole} twice?")
+        return " — a constant factor is wrong: check every scalar factor (averages, ½, learning rate)."
+    return " — a constant factor is slightly off: check every scalar factor."
+
+
+def index_text(index: tuple[int, ...]) -> str:
+    return str(tuple(int(i) for i in index)) if len(index) != 1 else str(int(index[0]))
+
+
+def listing(items: list, noun_one: str, noun_many: str) -> str:
+    """``"rows 3 and 7"``, ``"entry 4"``, ``"rows 1, 2, 5, … (12 in all)"``."""
+    shown = [index_text(i) if isinstance(i, tuple) else str(int(i)) for i in items[:MAX_LISTED]]
+    if len(items) == 1:
+        return f"{noun_one} {shown[0]}"
+    if len(items) <= MAX_LISTED:
+        return f"{noun_many} {', '.join(shown[:-1])} and {shown[-1]}"
+    return f"{noun_many} {', '.join(shown)}, … ({len(items)} in all)"
+
+
+def shape_text(name: str, got: tuple, want: tuple, *, what: str) -> str:
+    """Why the shapes differ, and the usual reason."""
+    text = f"your {name} has shape {got} but {what} has shape {want}"
+    if len(got) >= 2 and tuple(reversed(got)) == tuple(want):
+        return text + (" — it is transposed: a gradient has the shape of its parameter "
+                       "(for out = X @ W, dW = X.T @ dout, not dout.T @ X).")
+    if int(np.prod(got)) == int(np.prod(want)):
+        return text + " — the right number of entries in the wrong shape: reshape it like the parameter."
+    if len(want) == 1 and len(got) == 1:
+        return text + (" — did you sum over the wrong axis? A bias gradient sums dout over the batch "
+                       "axis: db = dout.sum(axis=0).")
+    if len(got) == len(want) + 1 or (len(want) == 1 and len(got) == 2 and 1 in got):
+        return text + " — did you forget to sum over the batch axis (or keep a dimension of size 1)?"
+    return text + " — check which axes you multiplied and summed over."
+
+
+def nonfinite_text(name: str, A: np.ndarray, shape: tuple[int, ...]) -> str:
+    bad = ~np.isfinite(A.reshape(-1))
+    count = int(bad.sum())
+    first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), shape)) if shape else ()
+    kinds = "NaN" if np.isnan(A).any() else "infinite"
+    return (f"your {name} has {count} {kinds} entr{'y' if count == 1 else 'ies'} (first at "
+            f"{index_text(first) if first else '()'}) — a log(0), a 0/0 or an overflowing exp? "
+            "(In a softmax, subtract the row maximum before exp.)")
+
+
+CAUSES = {
+    "zero": (" — did you return the array you initialised (np.zeros_like) without filling it, "
+             "or forget to backpropagate into this parameter?"),
+    "sign": (" (it is the gradient of −loss) — check the sign of each term, e.g. p − y rather than "
+             "y − p, and that a subtraction in the forward pass gives a minus in the backward pass."),
+    "transposed": (" — a gradient has the layout of its parameter: for out = X @ W, "
+                   "dW = X.T @ dout (not dout.T @ X)."),
+    "wrong": (" Likely a step of the chain rule: a missing activation derivative (the ReLU mask "
+              "z > 0), the softmax gradient p − y (not just p), a sum over the whole batch rather "
+              "than one example, or a wrong local derivative."),
+    "rows": (" — if several examples reach the same row (a word that occurs twice), their "
+             "gradients must be added (np.add.at(dE, ids, d)), not overwritten (dE[ids] = d)."),
+}

@@ -1,0 +1,104 @@
+"""Which arithmetic a function really uses, and the step size and tolerance that suit it.
+
+Central differences in float64 bottom out near ``h = 1e-5`` (error ~1e-10); a function computed
+in float32 never does better than ~2e-4 (at ``h = 1e-2``). So before differencing we find out:
+
+* if ``x`` (or the gradient) is float32 but ``f`` also accepts float64 and then computes in
+  float64, the reference is computed in float64 and only the student's float32 rounding needs
+  a wider tolerance;
+* if ``f`` computes in float32 (float32 output, or an output that ignores changes of ``x``
+  below float32 resolution), the step and the tolerance are widened to float32's noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+FLOAT64_EPS = float(np.finfo(np.float64).eps)
+NOISE_SAFETY = 64.0
+"""Noise of one evaluation ≈ NOISE_SAFETY · eps · |f| (rounding accumulates over many terms)."""
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How to evaluate ``f`` for a reference derivative, and how much to trust it.
+
+    Attributes:
+        dtype: the dtype ``x`` is cast to before each evaluation.
+        eps: relative rounding of one evaluation of ``f`` in that arithmetic.
+        h: the base step of central differences (per unit-length direction).
+        rtol: relative tolerance for the comparison.
+        low: whether float32 (or lower) arithmetic is involved anywhere.
+        note: what was adapted, for the message (empty for plain float64).
+    """
+
+    dtype: np.dtype
+    eps: float
+    h: float
+    rtol: float
+    low: bool
+    note: str
+
+
+def _is_low(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.floating) and np.finfo(dtype).eps > 1e-10
+
+
+def _jitter(x: np.ndarray) -> np.ndarray:
+    """``x`` moved by ~1e-9 relative: visible to float64 arithmetic, invisible to float32."""
+    x64 = x.astype(np.float64)
+    scale = float(np.sqrt(np.mean(x64 ** 2))) if x64.size else 1.0
+    return x64 + 1e-9 * (np.abs(x64) + (scale if scale > 0 else 1.0))
+
+
+def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dtype: np.dtype, *,
+           h: float | None, rtol: float | None) -> tuple[Precision, np.ndarray, int]:
+    """Find the arithmetic of ``evaluate`` at ``x``.
+
+    ``evaluate`` maps an array (of any float dtype) to a float64 vector of outputs, remembering
+    the dtype ``f`` returned in ``evaluate.last_dtype``. Returns the precision, ``f`` at ``x``
+    evaluated in the chosen dtype (float64 vector), and the number of evaluations spent.
+    """
+    x_dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+    low_inputs = _is_low(x_dtype) or _is_low(grad_dtype)
+    evaluations = 1
+    if _is_low(x_dtype):
+        try:  # evaluate the reference in float64 where f allows it
+            f64, out_dtype = evaluate(x.astype(np.float64)), evaluate.last_dtype
+        except Exception:  # noqa: BLE001 - f may insist on its own dtype; then use that
+            f64, out_dtype = None, x_dtype
+    else:
+        f64, out_dtype = evaluate(x.astype(np.float64)), evaluate.last_dtype
+    float64_inside = False
+    if f64 is not None and np.all(np.isfinite(f64)) and not _is_low(out_dtype) and x.size:
+        evaluations += 1
+        float64_inside = bool(np.any(evaluate(_jitter(x)) != f64))
+
+    if float64_inside:
+        dtype, eps, base_rtol, default_h, f0 = np.dtype(np.float64), FLOAT64_EPS, 1e-5, 1e-5, f64
+        if low_inputs:
+            base_rtol = 1e-3
+        note = ("float32 precision: your gradient is float32, so it is judged against a float64 "
+                f"reference with the tolerance widened to {rtol or base_rtol:.0e}") if low_inputs else ""
+    else:
+        eps, base_rtol, default_h = max(float(np.finfo(np.float32).eps), float(np.finfo(x_dtype).eps)), 1e-2, 1e-2
+        if f64 is not None:  # f takes float64 but computes in float32 inside
+            dtype, f0 = np.dtype(np.float64), f64
+        else:
+            dtype, f0 = x_dtype, evaluate(x.astype(x_dtype))
+            evaluations += 1
+        note = (f"float32 precision: f computes in float32, so the step is h={h or default_h:.0e} and the "
+                f"tolerance widened to {rtol or base_rtol:.0e}")
+    precision = Precision(dtype=dtype, eps=eps, h=float(h if h is not None else default_h),
+                          rtol=float(rtol if rtol is not None else base_rtol),
+                          low=low_inputs or eps > 1e-10, note=note)
+    return precision, f0, evaluations
+
+
+def describe(precision: Precision) -> str:
+    """One line for the result table: arithmetic, step and tolerance."""
+    arithmetic = "float64" if precision.eps == FLOAT64_EPS else "float32"
+    return f"{arithmetic} reference, h={precision.h:.0e}, rtol={precision.rtol:.0e}"

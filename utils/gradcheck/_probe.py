@@ -1,0 +1,182 @@
+"""Kink-aware derivative probes: one directional derivative, judged against a student's slope.
+
+A probe looks at ``φ(t) = f(x + t·v)`` along one direction ``v`` (a random unit vector, the
+student's own gradient direction, or one coordinate axis) and compares finite differences with
+the slope the student's gradient predicts. Its residual ``r(t) = φ(t) − φ(0) − t·slope``
+tells the cases apart as the step shrinks:
+
+* smooth and right: the central residual slope is ``O(h²)``: it passes at once, or after
+  shrinking the step when the curvature is large;
+* smooth and wrong: the residual slope ``e`` is the same at every step and on both sides;
+* a kink within the step (a ReLU input near 0): the residual changes with the step and
+  vanishes once the step no longer reaches the kink;
+* a kink exactly at ``x`` (a ReLU input equal to 0): the one-sided slopes ``D−`` and ``D+``
+  differ by the same amount at every step. The function has no derivative there, and any
+  value between ``D−`` and ``D+`` (a valid one-sided choice, such as ReLU's ``mask = z > 0``)
+  passes; a value outside that band still fails.
+
+The arithmetic uses *realised* steps: ``x + t·v`` is rounded to the evaluation dtype and the
+student's prediction uses the step that was actually taken, so float32 rounding of ``x`` does
+not count as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+SHRINK = 10.0
+MAX_SHRINKS = 4
+
+SMOOTH, RESOLVED, KINK, WRONG = "smooth", "resolved", "kink", "wrong"
+
+
+class Evaluator:
+    """Calls ``f`` on arrays shaped like ``x`` and returns its outputs as a float64 vector.
+
+    Counts the calls (``.count``) and remembers the dtype of the last output (``.last_dtype``).
+    ``f`` always receives a fresh array, never the caller's.
+    """
+
+    def __init__(self, f: Callable[[np.ndarray], object], shape: tuple[int, ...], *, scalar: bool,
+                 wrap: Callable[[np.ndarray], object] | None = None) -> None:
+        self.f, self.shape, self.scalar, self.wrap = f, tuple(shape), scalar, wrap
+        self.count = 0
+        self.last_dtype = np.dtype(np.float64)
+        self.out_shape: tuple[int, ...] | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.array(x, copy=True).reshape(self.shape)
+        self.count += 1
+        out = self.f(self.wrap(x) if self.wrap is not None else x)
+        array = np.asarray(out)
+        if self.scalar and array.size != 1:
+            raise ValueError(f"f must return a single number (a loss); it returned shape {array.shape} — "
+                             "use check_jacobian for functions with array outputs")
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+            raise TypeError(f"f must return numbers, it returned {type(out).__name__}")
+        if np.iscomplexobj(array):
+            raise TypeError("f returned complex numbers; a gradient check needs real outputs")
+        self.last_dtype = array.dtype if np.issubdtype(array.dtype, np.floating) else np.dtype(np.float64)
+        if self.out_shape is None:
+            self.out_shape = array.shape
+        return array.astype(np.float64).reshape(-1)
+
+
+@dataclass
+class Probe:
+    """One line through ``x``: along coordinate ``index`` (``kind == 'entry'``) or unit ``v``."""
+
+    kind: str  # "direction", "student", "block" or "entry"
+    index: int = -1
+    v: np.ndarray | None = None
+    block: tuple[int, int] | None = None  # for "block" probes: the rows [start, stop) it spans
+    # filled in by run():
+    u: np.ndarray | None = None  # the realised direction (None for entry probes)
+    center: np.ndarray = field(default_factory=lambda: np.zeros(0))  # reference slope(s), shape (m,)
+    student: np.ndarray = field(default_factory=lambda: np.zeros(0))  # student's slope(s), shape (m,)
+    width: np.ndarray = field(default_factory=lambda: np.zeros(0))  # tolerance half-width, shape (m,)
+    status: list[str] = field(default_factory=list)
+    first: dict | None = None
+
+
+class Line:
+    """Differences of ``f`` along probes through one point ``x0`` against a student's ``A``.
+
+    ``A`` has shape ``(m, n)``: ``m`` outputs (1 for a loss), ``n = x.size`` inputs.
+    """
+
+    def __init__(self, evaluate: Evaluator, x0: np.ndarray, f0: np.ndarray, A: np.ndarray,
+                 dtype: np.dtype) -> None:
+        self.evaluate, self.dtype, self.A, self.f0 = evaluate, np.dtype(dtype), A, f0
+        self.x0 = np.asarray(x0, dtype=self.dtype).reshape(-1)
+        self.x64 = self.x0.astype(np.float64)
+
+    def _displaced(self, probe: Probe, t: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+        """f at ``x0 + t·direction`` (rounded to the dtype) and the predicted change there."""
+        if probe.kind == "entry":
+            x = self.x0.copy()
+            x[probe.index] = self.x64[probe.index] + t
+            delta = float(x[probe.index]) - self.x64[probe.index]
+            if delta == 0.0:
+                raise FloatingPointError("step below the resolution of x")
+            return self.evaluate(x), self.A[:, probe.index] * delta, abs(delta), None
+        x = (self.x64 + t * probe.v).astype(self.dtype)
+        delta = x.astype(np.float64) - self.x64
+        length = float(np.linalg.norm(delta))
+        if length == 0.0:
+            raise FloatingPointError("step below the resolution of x")
+        return self.evaluate(x), self.A @ delta, length, delta
+
+    def residuals(self, probe: Probe, h: float) -> dict:
+        """Central and one-sided residual slopes of ``f`` minus the student's model at step ``h``."""
+        fp, pp, lp, dp = self._displaced(probe, h)
+        fm, pm, lm, dm = self._displaced(probe, -h)
+        r_plus, r_minus = fp - self.f0 - pp, fm - self.f0 - pm
+        span = lp + lm
+        return {"h": h, "central": (r_plus - r_minus) / span, "plus": r_plus / lp, "minus": -r_minus / lm,
+                "student": (pp - pm) / span, "fp": fp, "fm": fm,
+                "u": None if dp is None else (dp - dm) / span}
+
+    def first_pass(self, probe: Probe, h: float) -> None:
+        """The plain central difference at ``h``: fills ``probe.center`` and ``probe.student``."""
+        first = self.residuals(probe, h)
+        probe.first = first
+        probe.u = first["u"]
+        probe.student = first["student"]
+        probe.center = first["student"] + first["central"]
+
+    def judge(self, probe: Probe, tau: np.ndarray, h_min: float) -> None:
+        """Decide each output component of a first-passed probe, shrinking the step on doubt.
+
+        Fills ``probe.center`` (the reference slope, or the middle of the one-sided band at a
+        kink), ``probe.width`` (the half-width within which the student's slope passes) and
+        ``probe.status`` (smooth, resolved, kink or wrong per component).
+        """
+        first = probe.first
+        status = np.array([SMOOTH] * tau.shape[0], dtype=object)
+        width = tau.copy()
+        error = first["central"].copy()
+        undecided = np.abs(error) > tau
+        status[undecided] = WRONG
+        steps = [first]
+        h = first["h"]
+        while undecided.any() and len(steps) <= MAX_SHRINKS and (len(steps) == 1 or h / SHRINK >= h_min):
+            h /= SHRINK
+            try:
+                now = self.residuals(probe, h)
+            except FloatingPointError:
+                break
+            previous = steps[-1]
+            steps.append(now)
+            central = now["central"]
+            resolved = undecided & (np.abs(central) <= tau)
+            status[resolved] = RESOLVED
+            error[resolved] = central[resolved]
+            gap = np.abs(now["plus"] - now["minus"])
+            smooth_wrong = (undecided & ~resolved
+                            & (np.abs(central - previous["central"]) <= 0.25 * np.abs(central))
+                            & (gap <= 0.5 * np.abs(central)))
+            error[smooth_wrong] = central[smooth_wrong]
+            undecided &= ~(resolved | smooth_wrong)
+        if undecided.any() and len(steps) >= 2:
+            last, before = steps[-1], steps[-2]
+            plus, minus = last["plus"], last["minus"]
+            gap, gap_before = np.abs(plus - minus), np.abs(before["plus"] - before["minus"])
+            kink = (gap > 2 * tau) & (gap >= 0.5 * gap_before)
+            inside = (np.minimum(plus, minus) <= tau) & (np.maximum(plus, minus) >= -tau)
+            banded = undecided & kink & inside
+            status[banded] = KINK
+            error[banded] = 0.5 * (plus + minus)[banded]
+            width[banded] = 0.5 * gap[banded] + tau[banded]
+            rest = undecided & ~banded
+            error[rest] = last["central"][rest]
+        probe.center = probe.student + error
+        probe.width = width
+        probe.status = list(status)
+
+    @property
+    def evaluations(self) -> int:
+        return self.evaluate.count
