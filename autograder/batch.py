@@ -1,0 +1,281 @@
+"""Grade a class: every student's submission of one assignment, in parallel, into one folder.
+
+Submissions use nbgrader's layout, ``SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb``;
+every folder of ``SUBMISSIONS`` holding an ``<assignment>`` folder is a student. Each
+submission is graded by :func:`autograder.submission.grade_submission` (sandboxed run, judged in
+a clean process) in a pool of worker processes forked after the heavy imports, so start-up is
+paid once per batch, not once per student. The output folder gets::
+
+    OUT/results/<assignment>.json             every SubmissionResult (the record the rest is made from)
+    OUT/grades.csv                            one row per student and notebook (all assignments)
+    OUT/gradebook.db                          the same grades in an nbgrader gradebook
+    OUT/autograded/<student>/<assignment>/    graded notebooks (nbgrader's layout, for formgrader)
+    OUT/feedback/<student>/<assignment>/      one HTML page per notebook
+    OUT/report.html, OUT/report.png           which mistakes the class made, per question
+
+Grading again replaces everything this assignment produced before (stale grades, feedback and
+graded notebooks of students who are gone), and the same submissions give the same gradebook:
+each student's hidden-test seed is derived from (assignment, student).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import nbformat
+
+from . import SOLUTIONS_DIR
+from .feedback import write_feedback
+from .gradebook import save_results, write_grade_files
+from .report import write_report
+from .results import ERROR, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
+
+
+class GradingError(ValueError):
+    """The batch cannot start (unknown assignment, missing folder, bad option); says why."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One student's notebook to grade, and where its outputs go."""
+
+    student_id: str
+    assignment: str
+    source: Path
+    submission: Path
+    seed: int
+    autograded_path: Path
+    feedback_path: Path
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits passed to the engine."""
+
+    timeout: float = 30.0
+    memory_mb: int = 1024
+    sandbox: str = "auto"
+
+
+def seed_for(assignment: str, student_id: str) -> int:
+    """The hidden-test seed of one student's assignment: fixed, so re-grading is reproducible,
+    and different per student, so one student's hidden inputs tell another nothing."""
+    digest = hashlib.sha256(f"backprop-lab/{assignment}/{student_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def source_notebooks(assignment: str, source_dir: Path = SOLUTIONS_DIR) -> list[Path]:
+    """The instructor notebooks of ``assignment``; raises :class:`GradingError` if there are none."""
+    folder = source_dir / assignment
+    found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    if not found:
+        known = sorted(p.name for p in source_dir.iterdir() if p.is_dir()) if source_dir.is_dir() else []
+        raise GradingError(f"no assignment {assignment!r} in {source_dir} "
+                           f"(assignments there: {', '.join(known) or 'none'})")
+    return found
+
+
+def students(submissions_dir: Path, assignment: str) -> list[str]:
+    """Student ids: folders of ``submissions_dir`` that hold an ``<assignment>`` folder."""
+    if not submissions_dir.is_dir():
+        raise GradingError(f"submissions folder {submissions_dir} does not exist")
+    return sorted(p.name for p in submissions_dir.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / assignment).is_dir())
+
+
+def empty_questions(source: Path) -> tuple[QuestionResult, ...]:
+    """Every graded test cell of ``source``, not run and worth 0: for unreadable submissions."""
+    nb = nbformat.read(source, as_version=4)
+    questions = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            questions.append(QuestionResult(meta["grade_id"], 0.0, float(meta.get("points", 0)), NOT_RUN))
+    return tuple(questions)
+
+
+def ungraded(job: Job, status: str, reason: str) -> SubmissionResult:
+    """A result of 0 points with ``status`` and ``reason`` (missing file, grader failure)."""
+    questions = tuple(replace(q, message=reason) for q in empty_questions(job.source))
+    return SubmissionResult(
+        student_id=job.student_id, assignment=job.assignment, notebook=job.source.stem,
+        score=0.0, max_score=sum(q.max_points for q in questions), status=status,
+        reason=reason, questions=questions)
+
+
+def _missing_reason(job: Job) -> str:
+    others = sorted(p.name for p in job.submission.parent.glob("*.ipynb"))
+    found = f" (found: {', '.join(others)})" if others else " (the folder is empty)"
+    return f"no {job.submission.name} in {job.student_id}/{job.assignment}/{found}"
+
+
+def grade_job(job: Job, limits: Limits) -> SubmissionResult:
+    """Grade one notebook and write its feedback page; never raises (a grader failure becomes
+    status ``error`` with the exception as reason)."""
+    from .submission import grade_submission
+
+    started = time.perf_counter()
+    if not job.submission.is_file():
+        result = ungraded(job, MISSING, _missing_reason(job))
+    else:
+        job.autograded_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with tempfile.TemporaryDirectory(prefix="backprop-grade-") as workdir:
+                result = grade_submission(
+                    job.source, job.submission, student_id=job.student_id,
+                    assignment=job.assignment, workdir=Path(workdir), seed=job.seed,
+                    timeout=limits.timeout, memory_mb=limits.memory_mb, sandbox=limits.sandbox,
+                    autograded_path=job.autograded_path)
+        except Exception as err:  # a grader bug must not stop the batch
+            detail = traceback.format_exception_only(type(err), err)[-1].strip()
+            result = ungraded(job, ERROR, f"the grader failed: {detail}")
+        if result.status not in STATUSES:
+            result = ungraded(job, ERROR, f"the grader returned an unknown status {result.status!r}")
+    graded = job.autograded_path if job.autograded_path.is_file() else None
+    try:
+        write_feedback(result, job.feedback_path, source=job.source, graded=graded)
+    except Exception as err:
+        detail = traceback.format_exception_only(type(err), err)[-1].strip()
+        result = replace(result, reason=(result.reason + "; " if result.reason else "")
+                         + f"feedback not written: {detail}")
+    return replace(result, seconds=round(time.perf_counter() - started, 3))
+
+
+def plan(assignment: str, submissions_dir: Path, out_dir: Path,
+         source_dir: Path = SOLUTIONS_DIR) -> list[Job]:
+    """The jobs of one batch: every student times every notebook of the assignment."""
+    sources = source_notebooks(assignment, source_dir)
+    jobs = []
+    for student_id in students(submissions_dir, assignment):
+        for source in sources:
+            relative = Path(student_id) / assignment
+            jobs.append(Job(
+                student_id=student_id, assignment=assignment, source=source,
+                submission=submissions_dir / relative / source.name,
+                seed=seed_for(assignment, student_id),
+                autograded_path=out_dir / "autograded" / relative / source.name,
+                feedback_path=out_dir / "feedback" / relative / f"{source.stem}.html"))
+    return jobs
+
+
+def clear_previous(out_dir: Path, assignment: str) -> None:
+    """Remove what an earlier batch of ``assignment`` wrote, so nothing stale survives."""
+    for kind in ("autograded", "feedback"):
+        for folder in (out_dir / kind).glob(f"*/{assignment}"):
+            shutil.rmtree(folder)
+    remove_empty_folders(out_dir)
+    (out_dir / "results" / f"{assignment}.json").unlink(missing_ok=True)
+
+
+def remove_empty_folders(out_dir: Path) -> None:
+    """Drop empty ``<student>/<assignment>`` folders (a submission that left no graded notebook)."""
+    for kind in ("autograded", "feedback"):
+        for folder in sorted((out_dir / kind).glob("*/*"), reverse=True) + sorted((out_dir / kind).glob("*")):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def run_jobs(jobs: list[Job], limits: Limits, workers: int, progress: bool = True,
+             label: str = "grading") -> list[SubmissionResult]:
+    """Grade ``jobs`` on ``workers`` processes, with a progress bar; results in job order."""
+    from tqdm import tqdm
+
+    from . import submission  # noqa: F401  (imported before forking: workers start warm)
+
+    results: dict[int, SubmissionResult] = {}
+    bar = tqdm(total=len(jobs), desc=label, unit="nb", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    with bar:
+        if workers <= 1 or len(jobs) <= 1:
+            for index, job in enumerate(jobs):
+                results[index] = grade_job(job, limits)
+                bar.set_postfix_str(f"{job.student_id}: {results[index].status}")
+                bar.update()
+        else:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(grade_job, job, limits): index for index, job in enumerate(jobs)}
+                for future in as_completed(futures):
+                    index = futures[future]
+                    try:
+                        results[index] = future.result()
+                    except Exception as err:  # the worker process itself died
+                        results[index] = ungraded(jobs[index], ERROR, f"grading worker failed: {err!r}")
+                    bar.set_postfix_str(f"{jobs[index].student_id}: {results[index].status}")
+                    bar.update()
+    return [results[index] for index in range(len(jobs))]
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def grade_assignments(
+    assignments: list[str], submissions_dir: Path, out_dir: Path, *,
+    source_dir: Path = SOLUTIONS_DIR, workers: int | None = None, limits: Limits = Limits(),
+    progress: bool = True,
+) -> list[SubmissionResult]:
+    """Grade every submission of each of ``assignments`` in one pool (in the order given) and
+    (re)write all of ``out_dir``'s grade files, feedback and report."""
+    if limits.timeout <= 0:
+        raise GradingError(f"--timeout must be positive seconds, got {limits.timeout}")
+    if limits.memory_mb <= 0:
+        raise GradingError(f"--memory must be positive megabytes, got {limits.memory_mb}")
+    if workers is not None and workers < 1:
+        raise GradingError(f"--jobs must be at least 1, got {workers}")
+    jobs = [job for assignment in assignments
+            for job in plan(assignment, submissions_dir, out_dir, source_dir)]
+    for assignment in assignments:
+        clear_previous(out_dir, assignment)
+    label = f"grading {assignments[0]}" if len(assignments) == 1 else "grading"
+    results = run_jobs(jobs, limits, workers or default_workers(), progress, label)
+    remove_empty_folders(out_dir)
+    for assignment in assignments:
+        save_results(out_dir, assignment, [r for j, r in zip(jobs, results) if j.assignment == assignment],
+                     source_notebooks(assignment, source_dir))
+    write_grade_files(out_dir)
+    write_report(out_dir)
+    return results
+
+
+def grade_assignment(assignment: str, submissions_dir: Path, out_dir: Path, **options) -> list[SubmissionResult]:
+    """Grade every submission of ``assignment``; see :func:`grade_assignments`."""
+    return grade_assignments([assignment], submissions_dir, out_dir, **options)
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def summary_table(results: list[SubmissionResult], seconds: float | None = None) -> str:
+    """A plain-text table: one line per graded notebook, then counts by status."""
+    header = ("student", "notebook", "score", "status", "reason")
+    rows = [(r.student_id, r.notebook, f"{r.score:g}/{r.max_score:g}", r.status, _cut(r.reason, 60))
+            for r in results]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+             for row in [header, tuple("-" * w for w in widths), *rows]]
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    total = f"{len(results)} notebook(s) graded"
+    if seconds is not None:
+        total += f" in {seconds:.1f} s"
+    if results:
+        mean = sum(r.score / r.max_score for r in results if r.max_score) / len(results)
+        total += f": {tally}; mean score {100 * mean:.0f}%"
+    return "\n".join([*lines, "", total])

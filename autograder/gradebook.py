@@ -1,0 +1,230 @@
+"""The record of grades: results files, ``grades.csv`` and an nbgrader gradebook.
+
+A batch saves its :class:`~autograder.results.SubmissionResult` list as
+``OUT/results/<assignment>.json``; ``grades.csv`` and ``gradebook.db`` are rebuilt from all
+results files of ``OUT`` each time, so re-grading one assignment replaces its rows and keeps
+the others'. ``gradebook.db`` is a regular nbgrader gradebook (``nbgrader export`` and
+formgrader read it, with ``OUT`` as the course root); a failed submission is ``flagged`` there
+and its status and reason are kept in a side table that :class:`StatusCsvExportPlugin` adds
+to nbgrader's CSV export::
+
+    nbgrader export --db=sqlite:///OUT/gradebook.db \\
+        --exporter=autograder.gradebook.StatusCsvExportPlugin --to=export.csv
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import nbformat
+
+from .results import OK, QuestionResult, SubmissionResult
+
+CSV_FIELDS = ("student_id", "assignment", "notebook", "score", "max_score", "status", "reason")
+STATUS_TABLE = "backprop_lab_status"
+
+
+def results_path(out_dir: Path, assignment: str) -> Path:
+    return out_dir / "results" / f"{assignment}.json"
+
+
+def save_results(out_dir: Path, assignment: str, results: list[SubmissionResult],
+                 sources: list[Path]) -> Path:
+    """Write one assignment's results (and which source notebooks graded them)."""
+    path = results_path(out_dir, assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "assignment": assignment,
+        "sources": {source.stem: str(source) for source in sources},
+        "results": [asdict(result) for result in results],
+    }
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def result_from_dict(data: dict) -> SubmissionResult:
+    questions = tuple(QuestionResult(**q) for q in data.get("questions", ()))
+    return SubmissionResult(**{**data, "questions": questions})
+
+
+def load_results(out_dir: Path) -> tuple[list[SubmissionResult], dict[tuple[str, str], Path]]:
+    """All results saved in ``out_dir`` (sorted by assignment, student, notebook) and the
+    source notebook of each (assignment, notebook)."""
+    results, sources = [], {}
+    for path in sorted((out_dir / "results").glob("*.json")):
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        assignment = payload["assignment"]
+        results += [result_from_dict(r) for r in payload["results"]]
+        sources.update({(assignment, name): Path(p) for name, p in payload["sources"].items()})
+    results.sort(key=lambda r: (r.assignment, r.student_id, r.notebook))
+    return results, sources
+
+
+def question_columns(results: list[SubmissionResult]) -> list[str]:
+    """Per-question CSV columns, ``<notebook>:<grade_id>``, in notebook order."""
+    columns: dict[str, None] = {}
+    for result in results:
+        for question in result.questions:
+            columns.setdefault(f"{result.notebook}:{question.grade_id}")
+    return list(columns)
+
+
+def write_csv(results: list[SubmissionResult], path: Path) -> Path:
+    """``grades.csv``: one row per student and notebook; a submission that could not be graded
+    keeps its status and reason beside its 0."""
+    columns = question_columns(results)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*CSV_FIELDS, *columns])
+        for r in results:
+            points = {f"{r.notebook}:{q.grade_id}": f"{q.points:g}" for q in r.questions}
+            writer.writerow([r.student_id, r.assignment, r.notebook, f"{r.score:g}",
+                             f"{r.max_score:g}", r.status, r.reason,
+                             *(points.get(column, "") for column in columns)])
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _save_cells(gb, assignment: str, source: Path) -> None:
+    """Register a source notebook's cells like nbgrader's ``SaveCells`` does."""
+    from nbgrader import utils as nbutils
+
+    notebook = source.stem
+    gb.update_or_create_notebook(notebook, assignment)
+    for cell in nbformat.read(source, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if not grade_id:
+            continue
+        if meta.get("grade"):
+            gb.update_or_create_grade_cell(grade_id, notebook, assignment,
+                                           max_score=float(meta.get("points", 0)),
+                                           cell_type=cell.cell_type)
+        if meta.get("solution"):
+            gb.update_or_create_solution_cell(grade_id, notebook, assignment)
+        if meta.get("grade") or meta.get("solution") or meta.get("locked"):
+            gb.update_or_create_source_cell(grade_id, notebook, assignment,
+                                            cell_type=cell.cell_type, locked=bool(meta.get("locked")),
+                                            source=cell.source, checksum=nbutils.compute_checksum(cell))
+
+
+COURSE_ID = "backprop-lab"  # as in nbgrader_config.py
+
+
+def _stamp(path: Path) -> None:
+    """Create an empty gradebook stamped with nbgrader's schema version, as nbgrader does on
+    first use, but asking alembic in-process (nbgrader runs the ``alembic`` command, which
+    costs seconds and must be on PATH)."""
+    import nbgrader
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (head,))
+
+
+def write_gradebook(results: list[SubmissionResult], sources: dict[tuple[str, str], Path],
+                    path: Path) -> Path:
+    """Build ``path`` afresh as an nbgrader gradebook holding ``results``."""
+    from nbgrader.api import Gradebook
+
+    building = path.with_name(path.name + ".building")
+    building.unlink(missing_ok=True)
+    _stamp(building)
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{building}", course_id=COURSE_ID) as gb:
+        # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless
+        warnings.simplefilter("ignore", category=Warning)
+        for assignment in sorted({a for a, _ in sources}):
+            gb.update_or_create_assignment(assignment)
+            for (a, _), source in sorted(sources.items()):
+                if a == assignment and source.is_file():
+                    _save_cells(gb, assignment, source)
+        for student in sorted({r.student_id for r in results}):
+            gb.update_or_create_student(student)
+        for assignment, student in sorted({(r.assignment, r.student_id) for r in results}):
+            gb.add_submission(assignment, student)
+        for r in results:
+            submitted = gb.find_submission_notebook(r.notebook, r.assignment, r.student_id)
+            submitted.flagged = r.status != OK
+            for q in r.questions:
+                try:
+                    grade = gb.find_grade(q.grade_id, r.notebook, r.assignment, r.student_id)
+                except Exception:  # a question the source no longer has
+                    continue
+                grade.auto_score = q.points
+                grade.needs_manual_grade = False
+        gb.db.commit()
+    with sqlite3.connect(building) as db:
+        db.execute(f"CREATE TABLE {STATUS_TABLE} (student_id TEXT, assignment TEXT, notebook TEXT, "
+                   "status TEXT, reason TEXT, PRIMARY KEY (student_id, assignment, notebook))")
+        db.executemany(f"INSERT INTO {STATUS_TABLE} VALUES (?, ?, ?, ?, ?)",
+                       [(r.student_id, r.assignment, r.notebook, r.status, r.reason) for r in results])
+    building.replace(path)
+    return path
+
+
+def write_grade_files(out_dir: Path) -> tuple[Path, Path]:
+    """Rebuild ``grades.csv`` and ``gradebook.db`` from every results file in ``out_dir``."""
+    results, sources = load_results(out_dir)
+    csv_path = write_csv(results, out_dir / "grades.csv")
+    db_path = write_gradebook(results, sources, out_dir / "gradebook.db")
+    return csv_path, db_path
+
+
+def statuses(db_url: str) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
+    """(assignment, student) -> [(notebook, status, reason)] from a gradebook we wrote."""
+    path = db_url.removeprefix("sqlite:///")
+    found: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if STATUS_TABLE not in tables:
+            return found
+        for student, assignment, notebook, status, reason in db.execute(
+                f"SELECT student_id, assignment, notebook, status, reason FROM {STATUS_TABLE} "
+                "ORDER BY notebook"):
+            found.setdefault((assignment, student), []).append((notebook, status, reason))
+    return found
+
+
+def _export_plugin_base():
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    return CsvExportPlugin
+
+
+class StatusCsvExportPlugin(_export_plugin_base()):
+    """nbgrader's CSV export plus ``status`` and ``reason`` columns: a submission the
+    autograder could not grade says why instead of showing a bare 0."""
+
+    def export(self, gradebook) -> None:
+        super().export(gradebook)
+        dest = Path(self.to or "grades.csv")
+        known = statuses(gradebook.db_url)
+        with dest.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        fields = list(rows[0].keys()) if rows else []
+        with dest.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=[*fields, "status", "reason"])
+            writer.writeheader()
+            for row in rows:
+                entries = known.get((row["assignment"], row["student_id"]), [])
+                if not entries:
+                    status, reason = ("missing", "no submission") if not row["timestamp"] else (OK, "")
+                else:
+                    worst = [e for e in entries if e[1] != OK]
+                    status = worst[0][1] if worst else OK
+                    reason = "; ".join(f"{nb}: {r}" for nb, s, r in worst if r)
+                writer.writerow({**row, "status": status, "reason": reason})
