@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._precision import NOISE_SAFETY, Precision
-from ._probe import KINK, RESOLVED, WRONG, Line, Probe
+from ._probe import KINK, RESOLVED, UNSURE, WRONG, Line, Probe
 
 FULL_LIMIT = 500
 """Arrays with at most this many entries are checked entry by entry by default."""
@@ -99,7 +99,11 @@ class Evidence:
 
     @property
     def kinks(self) -> int:
-        return sum(1 for p in self.probes if any(s in (KINK, RESOLVED) for s in p.status))
+        return sum(1 for p in self.probes if any(s in (KINK, RESOLVED, UNSURE) for s in p.status))
+
+    @property
+    def unsure(self) -> int:
+        return sum(1 for p in self.probes if UNSURE in p.status)
 
     @property
     def passed(self) -> bool:
@@ -189,6 +193,21 @@ def collect(line: Line, shape: tuple[int, ...], A: np.ndarray, f0: np.ndarray, p
     tolerances(evidence, probes, A, precision, f0, atol)
     for probe in probes:
         judge(line, probe, precision)
+    if any(p.exact_kink for p in probes):
+        # f has no derivative at x. Along a direction through several such kinks the one-sided
+        # slopes can cancel, hiding them, so failing directions cannot be trusted: entries decide.
+        for probe in probes:
+            if probe.kind != "entry" and WRONG in probe.status:
+                probe.status = [UNSURE if s == WRONG else s for s in probe.status]
+                probe.width = np.where(np.array(probe.status) == UNSURE, np.inf, probe.width)
+    if any(UNSURE in p.status for p in probes):
+        # directions crossing several exact kinks could not be judged: look at more entries
+        taken = {p.index for p in probes if p.kind == "entry"}
+        extra = [i for i in rng.permutation(A.shape[1])[: 2 * entries + len(taken)] if i not in taken][: 2 * entries]
+        for index in extra:
+            probe = Probe(kind="entry", index=int(index))
+            probes.append(probe)
+            add_probe(evidence, probe, f0, atol)
     return evidence
 
 
@@ -196,7 +215,7 @@ def judge(line: Line, probe: Probe, precision: Precision) -> None:
     """Judge one first-passed probe with its tolerance, shrinking the step down to the noise floor."""
     tau, noise = probe.first["tau"], probe.first["noise"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        floor = np.where(tau > 0, 4 * noise * precision.h / tau, 0.0)
+        floor = np.where(tau > 0, noise * precision.h / (4 * tau), 0.0)
     h_min = float(np.max(floor)) if floor.size else 0.0
     line.judge(probe, tau, h_min)
 

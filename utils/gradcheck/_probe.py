@@ -28,9 +28,21 @@ from typing import Callable
 import numpy as np
 
 SHRINK = 10.0
-MAX_SHRINKS = 4
+MAX_SHRINKS = 6
 
-SMOOTH, RESOLVED, KINK, WRONG = "smooth", "resolved", "kink", "wrong"
+SMOOTH, RESOLVED, KINK, UNSURE, WRONG = "smooth", "resolved", "kink", "unsure", "wrong"
+PASSING = (SMOOTH, RESOLVED, KINK, UNSURE)
+
+
+
+def smooth_scaling(gap: np.ndarray, previous_gap: np.ndarray, tau: np.ndarray, central: np.ndarray) -> np.ndarray:
+    """Whether the one-sided gap behaves as for a smooth function: ``h·|φ''|``, shrinking with ``h``.
+
+    A kink makes the gap jump (when the step stops reaching it) or stay (when it is at ``x``).
+    """
+    ratio = np.divide(gap, previous_gap, out=np.zeros_like(gap), where=previous_gap > 0)
+    tiny = (gap <= 2 * tau) & (previous_gap <= 2 * SHRINK * tau)
+    return tiny | ((ratio >= 0.5 / SHRINK) & (ratio <= 2 / SHRINK) & (gap <= 0.1 * np.abs(central)))
 
 
 class Evaluator:
@@ -80,6 +92,7 @@ class Probe:
     width: np.ndarray = field(default_factory=lambda: np.zeros(0))  # tolerance half-width, shape (m,)
     status: list[str] = field(default_factory=list)
     first: dict | None = None
+    exact_kink: bool = False  # f showed a kink exactly at x along this probe
 
 
 class Line:
@@ -133,7 +146,7 @@ class Line:
 
         Fills ``probe.center`` (the reference slope, or the middle of the one-sided band at a
         kink), ``probe.width`` (the half-width within which the student's slope passes) and
-        ``probe.status`` (smooth, resolved, kink or wrong per component).
+        ``probe.status`` (smooth, resolved, kink, unsure or wrong per component).
         """
         first = probe.first
         status = np.array([SMOOTH] * tau.shape[0], dtype=object)
@@ -155,27 +168,56 @@ class Line:
             resolved = undecided & (np.abs(central) <= tau)
             status[resolved] = RESOLVED
             error[resolved] = central[resolved]
-            gap = np.abs(now["plus"] - now["minus"])
+            gap, previous_gap = np.abs(now["plus"] - now["minus"]), np.abs(previous["plus"] - previous["minus"])
             smooth_wrong = (undecided & ~resolved
                             & (np.abs(central - previous["central"]) <= 0.25 * np.abs(central))
-                            & (gap <= 0.5 * np.abs(central)))
+                            & smooth_scaling(gap, previous_gap, tau, central))
             error[smooth_wrong] = central[smooth_wrong]
             undecided &= ~(resolved | smooth_wrong)
+            # piecewise linear at this scale: residuals no longer change with the step
+            stable = (undecided & (np.abs(central - previous["central"]) <= 0.05 * np.maximum(np.abs(central), tau))
+                      & (np.abs(gap - previous_gap) <= 0.05 * np.maximum(gap, tau)))
+            self._classify(probe, now, stable, tau, status, error, width)
+            undecided &= ~stable
         if undecided.any() and len(steps) >= 2:
-            last, before = steps[-1], steps[-2]
-            plus, minus = last["plus"], last["minus"]
-            gap, gap_before = np.abs(plus - minus), np.abs(before["plus"] - before["minus"])
-            kink = (gap > 2 * tau) & (gap >= 0.5 * gap_before)
-            inside = (np.minimum(plus, minus) <= tau) & (np.maximum(plus, minus) >= -tau)
-            banded = undecided & kink & inside
-            status[banded] = KINK
-            error[banded] = 0.5 * (plus + minus)[banded]
-            width[banded] = 0.5 * gap[banded] + tau[banded]
-            rest = undecided & ~banded
-            error[rest] = last["central"][rest]
+            self._classify(probe, steps[-1], undecided, tau, status, error, width)
         probe.center = probe.student + error
         probe.width = width
         probe.status = list(status)
+
+    @staticmethod
+    def _classify(probe: Probe, step: dict, which: np.ndarray, tau: np.ndarray, status: np.ndarray,
+                  error: np.ndarray, width: np.ndarray) -> None:
+        """Judge components ``which`` from the one-sided residual slopes at a small step."""
+        if not which.any():
+            return
+        plus, minus = step["plus"], step["minus"]
+        gap = np.abs(plus - minus)
+        nonsmooth = which & (gap > 2 * tau)
+        # a kink within the step: the other side is smooth and agrees with the student
+        one_sided = nonsmooth & (np.minimum(np.abs(plus), np.abs(minus)) <= tau)
+        side = np.where(np.abs(plus) <= np.abs(minus), plus, minus)
+        status[one_sided] = KINK
+        error[one_sided] = side[one_sided]
+        # a kink exactly at x: the student's slope lies between the one-sided slopes
+        inside = (np.minimum(plus, minus) <= tau) & (np.maximum(plus, minus) >= -tau)
+        banded = nonsmooth & ~one_sided & inside
+        status[banded] = KINK
+        error[banded] = 0.5 * (plus + minus)[banded]
+        width[banded] = 0.5 * gap[banded] + tau[banded]
+        # several exact kinks along one direction: their contributions to the gap may cancel, so
+        # the band of valid slopes is unknown; such a direction is left to the other probes
+        unsure = nonsmooth & ~one_sided & ~inside
+        if probe.kind == "entry":
+            unsure[:] = False
+        status[unsure] = UNSURE
+        error[unsure] = 0.5 * (plus + minus)[unsure]
+        width[unsure] = np.inf
+        if (banded | unsure).any():
+            probe.exact_kink = True
+        rest = which & ~(one_sided | banded | unsure)
+        status[rest] = WRONG
+        error[rest] = step["central"][rest]
 
     @property
     def evaluations(self) -> int:
