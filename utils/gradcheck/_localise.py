@@ -29,20 +29,26 @@ class Location:
     by_row: bool
 
 
-def _block_probe(n: int, row_size: int, start: int, stop: int, rng: np.random.Generator) -> Probe:
+def _block_probe(n: int, offset: int, row_size: int, start: int, stop: int, rng: np.random.Generator) -> Probe:
     v = np.zeros(n)
     piece = rng.standard_normal((stop - start) * row_size)
-    v[start * row_size: stop * row_size] = piece / np.linalg.norm(piece)
+    v[offset + start * row_size: offset + stop * row_size] = piece / np.linalg.norm(piece)
     return Probe(kind="block", v=v, block=(start, stop))
 
 
 def localise(evidence: Evidence, f0: np.ndarray, atol: float, rng: np.random.Generator,
-             budget: int = BUDGET) -> Location:
-    """Bisect over the rows (first axis; entries for 1-D arrays) to find the wrong ones."""
+             budget: int = BUDGET, within_row: int | None = None) -> Location:
+    """Bisect over the rows (first axis; entries for 1-D arrays) to find the wrong ones.
+
+    With ``within_row``, bisect over the entries of that row instead (blocks are then columns).
+    """
     shape, n = evidence.shape, evidence.n
     by_row = len(shape) >= 2 and shape[0] > 1
     rows = shape[0] if by_row else n
     row_size = n // rows if rows else 1
+    offset = 0
+    if within_row is not None:
+        offset, rows, row_size, by_row = within_row * row_size, row_size, 1, False
     start_count = evidence.line.evaluations
     suspects = [(0, rows)]
     found: list[tuple[int, int]] = []
@@ -56,7 +62,7 @@ def localise(evidence: Evidence, f0: np.ndarray, atol: float, rng: np.random.Gen
             for lo, hi in ((start, middle), (middle, stop)):
                 if evidence.line.evaluations - start_count >= budget:
                     return Location(sorted(found + next_round + suspects_left(suspects, start)), False, False, by_row)
-                probe = add_probe(evidence, _block_probe(n, row_size, lo, hi, rng), f0, atol)
+                probe = add_probe(evidence, _block_probe(n, offset, row_size, lo, hi, rng), f0, atol)
                 evidence.probes.append(probe)
                 tested += 1
                 if WRONG in probe.status:
@@ -73,3 +79,22 @@ def localise(evidence: Evidence, f0: np.ndarray, atol: float, rng: np.random.Gen
 def suspects_left(suspects: list[tuple[int, int]], current: int) -> list[tuple[int, int]]:
     """The suspect blocks of this round not yet split when the budget ran out."""
     return [(s, e) for s, e in suspects if s >= current and e - s > 1]
+
+
+def find_one(evidence: Evidence, f0: np.ndarray, atol: float, rng: np.random.Generator, *, offset: int,
+             count: int) -> int:
+    """One wrong entry among the flat entries ``[offset, offset + count)`` known to hold an error.
+
+    Greedy halving: keep the left half when it disagrees, else the right one (``log2(count)``
+    probes). Returns the position relative to ``offset``.
+    """
+    start, stop = 0, count
+    while stop - start > 1:
+        middle = (start + stop) // 2
+        probe = add_probe(evidence, _block_probe(evidence.n, offset, 1, start, middle, rng), f0, atol)
+        evidence.probes.append(probe)
+        if WRONG in probe.status:
+            stop = middle
+        else:
+            start = middle
+    return start

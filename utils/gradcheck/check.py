@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from . import _messages as words
 from ._diagnose import (SLACK, Finding, entry_errors, global_hypotheses, partial_finding, wrong_finding)
 from ._evidence import FULL_LIMIT, Evidence, collect, from_arrays
-from ._localise import localise
+from ._localise import find_one, localise
 from ._precision import Precision, describe, detect
 from ._probe import WRONG, Evaluator, Line
 from .result import GradCheckResult
@@ -143,6 +143,13 @@ def _conclude(gathered: _Gathered, A: np.ndarray, *, name: str, target: tuple[in
                 location = localise(evidence, gathered.f0, 0.0 if atol is None else float(atol), rng)
                 if location.blocks and not location.spread:
                     finding = _located_finding(location, name, target)
+                    first_row = location.blocks[0]
+                    if location.by_row and first_row[1] - first_row[0] == 1:
+                        row_size = evidence.n // target[0]
+                        column = find_one(evidence, gathered.f0, 0.0 if atol is None else float(atol), rng,
+                                          offset=first_row[0] * row_size, count=row_size)
+                        worst = tuple(int(i) for i in np.unravel_index(first_row[0] * row_size + column, target))
+                        finding = Finding(finding.diagnosis, finding.text, worst)
     relative = evidence.relative_errors(A)
     max_rel = float(np.nanmax(relative)) if relative.size else 0.0
     errors = entry_errors(evidence, A, target)
