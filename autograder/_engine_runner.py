@@ -143,7 +143,7 @@ def _error(exc: BaseException) -> dict:
     return {"output_type": "error", "ename": name, "evalue": message, "traceback": lines}
 
 
-def _strip_magics(source: str) -> str:
+def strip_magics(source: str) -> str:
     """Notebook magics and shell escapes (``%matplotlib``, ``!pip``) are skipped, not run."""
     out = []
     for line in source.splitlines():
@@ -211,7 +211,7 @@ class Runner:
     def exec_cell(self, header: dict) -> None:
         index, kind = header["cell"], header.get("kind", "")
         filename = f"<cell {index + 1}>"
-        source = _strip_magics(header["source"])
+        source = strip_magics(header["source"])
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         outputs: list[dict] = []
         error = None

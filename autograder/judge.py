@@ -52,6 +52,7 @@ class Channel:
         self.reader = record.FrameReader(cmd_fd)
         self.out_fd = out_fd
         self.stopped = ""
+        self.in_test = False
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
         self.record.write_frame(self.out_fd, header, blobs)
@@ -75,6 +76,8 @@ class Exercise:
         channel, record = self.channel, self.channel.record
         if channel.stopped:
             raise StudentStopped(channel.stopped)
+        if not channel.in_test:
+            raise RuntimeError(f"{self.__name__} is only called during tests")
         registered: list = []
 
         def register(fn: Any) -> int:
@@ -166,7 +169,8 @@ def hidden_lines(source: str) -> set[int]:
 
 
 def _compile(code: str, filename: str, first_line: int):
-    tree = ast.parse(code, filename)
+    from autograder._engine_runner import strip_magics
+    tree = ast.parse(strip_magics(code), filename)
     ast.increment_lineno(tree, first_line - 1)
     return compile(tree, filename, "exec")
 
@@ -250,6 +254,7 @@ class Judge:
         visible = io.StringIO()
         error = None
         saved = sys.stdout, sys.stderr
+        self.channel.in_test = True
         try:
             for code, hidden in parts:
                 sink = visible if hidden is False or (hidden is None and not hidden_set) else io.StringIO()
@@ -266,6 +271,7 @@ class Judge:
                     break
         finally:
             sys.stdout, sys.stderr = saved
+            self.channel.in_test = False
         output = visible.getvalue()
         if hidden_set and error is None:
             output += "Hidden tests passed.\n"

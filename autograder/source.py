@@ -243,6 +243,7 @@ def to_notebook(cells: list[Cell], outputs: dict[int, list], counts: dict[int, i
             new.outputs = [new_output(**out) for out in outputs.get(index, [])]
             new.execution_count = counts.get(index)
         new.metadata.update(copy.deepcopy(cell.metadata))
+        new["id"] = (cell.grade_id or f"cell-{index}").replace("_", "-")[:64]   # stable: regrades match
         nb_cells.append(new)
     nb = new_notebook(cells=nb_cells)
     nb.metadata.update({

@@ -54,6 +54,7 @@ class _Run:
     notes: list[str] = field(default_factory=list)
     stopped: str = ""
     stopped_at: int | None = None
+    timings: list[tuple[str, float]] = field(default_factory=list)   # (what, seconds) for profiling
 
 
 class _Process:
@@ -178,19 +179,36 @@ def _grade(source_path: Path, submission: Path, workdir: Path, seed: int, timeou
                             reason="; ".join(reasons), questions=questions)
 
 
+def _top_level_names(source: str) -> set[str] | None:
+    """Names a cell uses outside function bodies (None when it does not parse)."""
+    from ._engine_runner import strip_magics
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(getattr(node, "decorator_list", []))
+            continue
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
 def _judge_cells(source: SourceNotebook) -> list[tuple[int, Cell]]:
-    """Source cells the judge runs before tests: locked setup cells, and unlabelled code
-    cells that do not call an exercise (instructor code only, never the student's copy)."""
+    """Source cells the judge runs before tests (instructor code only, never the student's
+    copy): setup and unlabelled code cells, except those that call an exercise at top level
+    (demos and plots of the student's functions, which tests may not depend on)."""
     chosen = []
+    exercises = set(source.exercises)
     for index, cell in enumerate(source.cells):
-        if cell.kind == SETUP:
-            chosen.append((index, cell))
-        elif cell.kind == FREE and not cell.grade_id:
-            try:
-                names = {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)}
-            except SyntaxError:
-                continue
-            if not names & set(source.exercises):
+        if cell.kind in (SETUP, FREE):
+            names = _top_level_names(cell.source)
+            if names is not None and not names & exercises:
                 chosen.append((index, cell))
     return chosen
 
@@ -208,7 +226,6 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
     judge = _Process([sys.executable, "-m", "autograder.judge", json.dumps(list(source.exercises))],
                      judge_env, source.path.parent)
     try:
-        _expect(judge, "ready", time.monotonic() + STARTUP_SECONDS, "the judge")
         try:
             header, _, _ = runner.read(time.monotonic() + STARTUP_SECONDS)
             if header.get("op") != "ready":
@@ -218,14 +235,24 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
                 run.notes.append("sandbox: " + ", ".join(f"{k}: {v}" for k, v in isolation.items()))
         except (record.ChannelClosed, record.ChannelTimeout, record.WireError, ProtocolViolation):
             raise RuntimeError(f"the student's sandbox did not start: {runner.stderr_text()}") from None
-        judge_queue = _judge_cells(source)
+        run.timings.append(("start-up", time.monotonic() - started))
+        feed = _JudgeFeed(judge, source)
+        tests = [c.grade_id for c in assembled.cells if c.kind == TEST]
+        feed.send_before(tests[0] if tests else "")
         for index, cell in enumerate(assembled.cells):
             if cell.kind == MARKDOWN:
                 continue
             position = f"cell {index + 1}"
             if cell.kind == TEST:
-                _feed_judge(judge, judge_queue, source, cell.grade_id, overall)
+                tick = time.monotonic()
+                feed.send_before(cell.grade_id)
+                feed.drain(overall)
+                run.timings.append((f"judge setup before {cell.grade_id}", time.monotonic() - tick))
+                tick = time.monotonic()
                 run.questions[index] = _test(cell, index, runner, judge, run, timeout, overall)
+                run.timings.append((f"{position} test {cell.grade_id}", time.monotonic() - tick))
+                later = tests[tests.index(cell.grade_id) + 1:]
+                feed.send_before(later[0] if later else None)
                 continue
             if run.stopped:
                 continue
@@ -237,6 +264,7 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
             except Stopped as stop:
                 _stop(run, runner, judge, index, f"the notebook stopped at {position}: {stop}")
                 continue
+            run.timings.append((f"{position} {cell.kind} {cell.grade_id}", float(header.get("seconds") or 0)))
             run.outputs[index] = header.get("outputs") or []
             run.counts[index] = header.get("count")
             if header.get("error") and cell.kind == ANSWER:
@@ -251,6 +279,10 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
     finally:
         runner.close()
         judge.close()
+        if os.environ.get("BACKPROP_LAB_ENGINE_TIMINGS"):
+            if "feed" in locals():
+                run.timings += [(f"judge setup error: {e}", 0.0) for e in feed.errors]
+            print("\n".join(f"{s:7.3f}  {what}" for what, s in run.timings), file=sys.stderr)
 
 
 def _expect(process: _Process, op: str, deadline: float, who: str) -> dict:
@@ -263,17 +295,38 @@ def _expect(process: _Process, op: str, deadline: float, who: str) -> dict:
     return header
 
 
-def _feed_judge(judge: _Process, queue: list[tuple[int, Cell]], source: SourceNotebook,
-                grade_id: str, overall: float) -> None:
-    """Send the judge the source setup cells that come before test ``grade_id``."""
-    position = next(i for i, c in enumerate(source.cells) if c.grade_id == grade_id)
-    while queue and queue[0][0] < position:
-        _, cell = queue.pop(0)
-        try:
-            judge.send({"op": "setup", "source": cell.source, "grade_id": cell.grade_id})
-        except record.ChannelClosed:
-            raise RuntimeError(f"the judge died: {judge.stderr_text()}") from None
-        _expect(judge, "done", overall, "the judge")
+class _JudgeFeed:
+    """Sends the judge the source's setup cells early (it works while the student's cells
+    run), in order, and collects its acknowledgements before each test."""
+
+    def __init__(self, judge: _Process, source: SourceNotebook) -> None:
+        self.judge = judge
+        self.queue = _judge_cells(source)
+        self.positions = {c.grade_id: i for i, c in enumerate(source.cells) if c.kind == TEST}
+        self.pending = 0
+        self.ready = False
+        self.errors: list[str] = []          # setup cells that failed in the judge (for logs)
+
+    def send_before(self, grade_id: str | None) -> None:
+        """Queue every setup cell that comes before test ``grade_id`` (all when None)."""
+        limit = self.positions.get(grade_id, 10**9) if grade_id else 10**9
+        while self.queue and self.queue[0][0] < limit:
+            _, cell = self.queue.pop(0)
+            try:
+                self.judge.send({"op": "setup", "source": cell.source, "grade_id": cell.grade_id})
+            except record.ChannelClosed:
+                raise RuntimeError(f"the judge died: {self.judge.stderr_text()}") from None
+            self.pending += 1
+
+    def drain(self, deadline: float) -> None:
+        if not self.ready:
+            _expect(self.judge, "ready", deadline, "the judge")
+            self.ready = True
+        while self.pending:
+            header = _expect(self.judge, "done", deadline, "the judge")
+            if header.get("error"):
+                self.errors.append(str(header["error"]))
+            self.pending -= 1
 
 
 def _read_runner(runner: _Process, deadline: float, timeout: float, allowed: set[str]) -> dict:
