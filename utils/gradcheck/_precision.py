@@ -47,11 +47,11 @@ def _is_low(dtype: np.dtype) -> bool:
     return np.issubdtype(dtype, np.floating) and np.finfo(dtype).eps > 1e-10
 
 
-def _jitter(x: np.ndarray) -> np.ndarray:
-    """``x`` moved by ~1e-9 relative: visible to float64 arithmetic, invisible to float32."""
+def _jitter(x: np.ndarray, size: float = 1e-9) -> np.ndarray:
+    """``x`` moved by ``size`` relative (1e-9: visible to float64 arithmetic, invisible to float32)."""
     x64 = x.astype(np.float64)
     scale = float(np.sqrt(np.mean(x64 ** 2))) if x64.size else 1.0
-    return x64 + 1e-9 * (np.abs(x64) + (scale if scale > 0 else 1.0))
+    return x64 + size * (np.abs(x64) + (scale if scale > 0 else 1.0))
 
 
 def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dtype: np.dtype, *,
@@ -76,13 +76,17 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
     if f64 is not None and np.all(np.isfinite(f64)) and not _is_low(out_dtype) and x.size:
         evaluations += 1
         float64_inside = bool(np.any(evaluate(_jitter(x)) != f64))
+        if not float64_inside:  # insensitive to 1e-9: float32 inside, or f locally constant in x?
+            evaluations += 1
+            float64_inside = bool(np.all(evaluate(_jitter(x, 1e-4)) == f64))
 
     if float64_inside:
         dtype, eps, base_rtol, default_h, f0 = np.dtype(np.float64), FLOAT64_EPS, 1e-5, 1e-5, f64
         if low_inputs:
             base_rtol = 1e-3
         note = ("float32 precision: your gradient is float32, so it is judged against a float64 "
-                f"reference with the tolerance widened to {rtol or base_rtol:.0e}") if low_inputs else ""
+                f"reference with the tolerance {'widened to' if rtol is None else 'at'} {rtol or base_rtol:.0e}"
+                ) if low_inputs else ""
     else:
         eps, base_rtol, default_h = max(float(np.finfo(np.float32).eps), float(np.finfo(x_dtype).eps)), 1e-2, 1e-2
         if f64 is not None:  # f takes float64 but computes in float32 inside
@@ -91,7 +95,7 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
             dtype, f0 = x_dtype, evaluate(x.astype(x_dtype))
             evaluations += 1
         note = (f"float32 precision: f computes in float32, so the step is h={h or default_h:.0e} and the "
-                f"tolerance widened to {rtol or base_rtol:.0e}")
+                f"tolerance {'widened to' if rtol is None else 'is'} {rtol or base_rtol:.0e}")
     precision = Precision(dtype=dtype, eps=eps, h=float(h if h is not None else default_h),
                           rtol=float(rtol if rtol is not None else base_rtol),
                           low=low_inputs or eps > 1e-10, note=note)

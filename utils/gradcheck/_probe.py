@@ -63,6 +63,9 @@ class Evaluator:
         x = np.array(x, copy=True).reshape(self.shape)
         self.count += 1
         out = self.f(self.wrap(x) if self.wrap is not None else x)
+        if isinstance(out, tuple):
+            raise TypeError(f"f returned a tuple of {len(out)} things; pass a function that returns only "
+                            "the loss (e.g. lambda W: loss_and_grads(W)[0])")
         array = np.asarray(out)
         if self.scalar and array.size != 1:
             raise ValueError(f"f must return a single number (a loss); it returned shape {array.shape} — "

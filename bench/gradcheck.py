@@ -1,0 +1,254 @@
+"""Benchmark utils.gradcheck against a full central-difference sweep (and torch, if installed).
+
+One run, side by side, on the same function: the mean softmax cross-entropy of a 2-layer ReLU
+network on a batch of 64, as a function of all its parameters packed into one vector of about
+1e3, 1e4 and 1e5 entries. For each size it prints
+
+* ``check``: the time of ``check_gradient`` on the correct gradient (its default options);
+* ``sweep``: the cs231n loop, one central difference per entry (``2n`` calls). At large sizes
+  it is **extrapolated** from a timed subset of entries (``--subset``) unless ``--full-sweep``
+  is given, and the table says which;
+* ``torch fast``: ``torch.autograd.gradcheck(..., fast_mode=True)`` on the same function written
+  in torch (float64), when torch is installed; otherwise that column says "n/a";
+* the ratios ``sweep / check`` and ``torch / check``;
+* detection: how many mistakes of a corpus of typical student mistakes ``check_gradients``
+  catches at that size, and with which diagnoses.
+
+BLAS runs on one thread throughout (threadpoolctl), for stable timings. Usage::
+
+    python bench/gradcheck.py                     # sizes 1e3, 1e4, 1e5; sweep extrapolated from 2000 entries
+    python bench/gradcheck.py --full-sweep        # the real 2n sweep (about 3 minutes at 1e5)
+    python bench/gradcheck.py --sizes 1e3,1e4 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from utils.gradcheck import check_gradient, check_gradients
+
+BATCH = 64
+SHAPES = {  # parameters: inputs·hidden + hidden + hidden·classes + classes
+    1_000: (16, 48, 4),  # 1,012
+    10_000: (100, 96, 4),  # 10,084
+    100_000: (784, 128, 10),  # 101,770
+}
+
+
+@dataclass
+class Problem:
+    """A network, its data, and the loss as a function of a dict or of one packed vector."""
+
+    X: np.ndarray
+    y: np.ndarray
+    params: dict[str, np.ndarray]
+
+    @property
+    def size(self) -> int:
+        return sum(v.size for v in self.params.values())
+
+    def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        out, start = {}, 0
+        for key, value in self.params.items():
+            out[key] = theta[start: start + value.size].reshape(value.shape)
+            start += value.size
+        return out
+
+    def pack(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([arrays[key].reshape(-1) for key in self.params])
+
+    def loss(self, params: dict[str, np.ndarray]) -> float:
+        z = self.X @ params["W1"] + params["b1"]
+        scores = np.maximum(z, 0) @ params["W2"] + params["b2"]
+        scores = scores - scores.max(axis=1, keepdims=True)
+        log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+        return float(-np.mean(log_p[np.arange(len(self.y)), self.y]))
+
+    def flat_loss(self, theta: np.ndarray) -> float:
+        return self.loss(self.unpack(theta))
+
+    def grads(self, mistake: str | None = None) -> dict[str, np.ndarray]:
+        """The gradient of the loss, with one planted mistake of the corpus."""
+        p, X, y = self.params, self.X, self.y
+        z = X @ p["W1"] + p["b1"]
+        h = np.maximum(z, 0)
+        scores = h @ p["W2"] + p["b2"]
+        prob = np.exp(scores - scores.max(axis=1, keepdims=True))
+        prob /= prob.sum(axis=1, keepdims=True)
+        d = prob.copy()
+        if mistake != "softmax without -y":
+            d[np.arange(len(y)), y] -= 1
+        if mistake != "missing 1/N":
+            d /= len(y)
+        dW2, db2 = h.T @ d, d.sum(axis=0)
+        if mistake == "bias over wrong axis":
+            db2 = d.sum(axis=1)
+        dz = d @ p["W2"].T
+        if mistake != "missing ReLU mask":
+            dz = dz * (z > 0)
+        dW1, db1 = X.T @ dz, dz.sum(axis=0)
+        if mistake == "sign flip":
+            dW1 = -dW1
+        elif mistake == "factor 2":
+            dW2 = 2 * dW2
+        elif mistake == "one example only":
+            dW1 = np.outer(X[0], dz[0])
+        elif mistake == "transposed dW1":
+            dW1 = dz.T @ X
+        elif mistake == "NaN":
+            db1 = db1.copy()
+            db1[0] = np.nan
+        elif mistake == "one wrong entry":
+            dW1 = dW1.copy()
+            dW1[dW1.shape[0] // 3, dW1.shape[1] // 2] += np.sqrt(np.mean(dW1 ** 2))
+        grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+        if mistake == "swapped b1/b2" and db1.shape == db2.shape:
+            grads["b1"], grads["b2"] = db2, db1
+        return grads
+
+
+MISTAKES = ["sign flip", "missing 1/N", "factor 2", "bias over wrong axis", "missing ReLU mask",
+            "softmax without -y", "one example only", "transposed dW1", "NaN", "one wrong entry"]
+
+
+def make_problem(size: int, seed: int = 0) -> Problem:
+    inputs, hidden, classes = SHAPES[size]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((BATCH, inputs))
+    y = rng.integers(0, classes, BATCH)
+    params = {"W1": rng.standard_normal((inputs, hidden)) / np.sqrt(inputs), "b1": 0.1 * rng.standard_normal(hidden),
+              "W2": rng.standard_normal((hidden, classes)) / np.sqrt(hidden), "b2": 0.1 * rng.standard_normal(classes)}
+    return Problem(X, y, params)
+
+
+def full_sweep(f, x: np.ndarray, entries: np.ndarray | None = None, h: float = 1e-5) -> np.ndarray:
+    """The cs231n loop: one central difference per entry, on a copy (``entries``: only those)."""
+    x = x.astype(np.float64).copy()
+    grad = np.zeros_like(x)
+    for i in (range(x.size) if entries is None else entries):
+        old = x[i]
+        x[i] = old + h
+        plus = f(x)
+        x[i] = old - h
+        minus = f(x)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def time_sweep(problem: Problem, theta: np.ndarray, subset: int, real: bool) -> tuple[float, bool]:
+    """Seconds for the full sweep; extrapolated from ``subset`` random entries unless ``real``."""
+    n = theta.size
+    if real or n <= subset:
+        start = time.perf_counter()
+        full_sweep(problem.flat_loss, theta)
+        return time.perf_counter() - start, False
+    entries = np.random.default_rng(0).choice(n, size=subset, replace=False)
+    start = time.perf_counter()
+    full_sweep(problem.flat_loss, theta, entries)
+    return (time.perf_counter() - start) * n / subset, True
+
+
+def time_check(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for repeat in range(repeats):
+        start = time.perf_counter()
+        result = check_gradient(problem.flat_loss, theta, grad, name="dtheta", rng=repeat)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def time_torch(problem: Problem, theta: np.ndarray, repeats: int) -> float | None:
+    """``torch.autograd.gradcheck(fast_mode=True)`` on the same loss, or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    X = torch.tensor(problem.X, dtype=torch.float64)
+    y = torch.tensor(problem.y)
+    shapes = [(key, value.shape, value.size) for key, value in problem.params.items()]
+
+    def loss(t):
+        parts, start = {}, 0
+        for key, shape, size in shapes:
+            parts[key] = t[start: start + size].reshape(shape)
+            start += size
+        z = X @ parts["W1"] + parts["b1"]
+        scores = torch.relu(z) @ parts["W2"] + parts["b2"]
+        return torch.nn.functional.cross_entropy(scores, y)
+
+    t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.autograd.gradcheck(loss, (t,), fast_mode=True, eps=1e-6, atol=1e-5, rtol=1e-3)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def detection(problem: Problem) -> tuple[int, list[str]]:
+    """How many corpus mistakes ``check_gradients`` catches, and their diagnoses."""
+    caught, labels = 0, []
+    for mistake in MISTAKES:
+        results = check_gradients(problem.loss, problem.params, problem.grads(mistake), rng=0)
+        failing = sorted({r.diagnosis for r in results.values() if not r.passed})
+        caught += bool(failing)
+        labels.append(f"{mistake}: {'/'.join(failing) or 'MISSED'}")
+    return caught, labels
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1e3,1e4,1e5", help="comma-separated: 1e3, 1e4, 1e5")
+    parser.add_argument("--subset", type=int, default=2000,
+                        help="entries timed to extrapolate the sweep when it has more (default 2000)")
+    parser.add_argument("--full-sweep", action="store_true", help="time the real 2n sweep at every size")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each fast timing (median)")
+    parser.add_argument("--no-detection", action="store_true", help="skip the mistake-corpus detection")
+    args = parser.parse_args(argv)
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    for size in sizes:
+        if size not in SHAPES:
+            parser.error(f"size {size} not one of {sorted(SHAPES)}")
+
+    rows, details = [], []
+    with threadpool_limits(limits=1):
+        for size in sizes:
+            problem = make_problem(size)
+            theta = problem.pack(problem.params)
+            grad = problem.pack(problem.grads())
+            check_time, result = time_check(problem, theta, grad, args.repeats)
+            sweep_time, extrapolated = time_sweep(problem, theta, args.subset, args.full_sweep)
+            torch_time = time_torch(problem, theta, args.repeats)
+            caught, labels = (0, []) if args.no_detection else detection(problem)
+            rows.append((size, problem.size, check_time, result, sweep_time, extrapolated, torch_time, caught))
+            details.append((problem.size, labels))
+
+    header = (f"{'params':>8}  {'check':>9}  {'calls':>5}  {'passed':>6}  {'sweep (2n)':>14}  {'sweep/check':>11}  "
+              f"{'torch fast':>10}  {'torch/check':>11}  {'corpus caught':>13}")
+    print(header)
+    print("-" * len(header))
+    for size, n, check_time, result, sweep_time, extrapolated, torch_time, caught in rows:
+        sweep = f"{sweep_time:9.2f} s{' (ex)' if extrapolated else '     '}"
+        torch_text = "n/a" if torch_time is None else f"{torch_time * 1e3:8.1f}ms"
+        torch_ratio = "n/a" if torch_time is None else f"{torch_time / check_time:10.1f}×"
+        corpus = "-" if args.no_detection else f"{caught}/{len(MISTAKES)}"
+        print(f"{n:>8,}  {check_time * 1e3:7.1f}ms  {result.evaluations:>5}  {str(result.passed):>6}  {sweep:>14}  "
+              f"{sweep_time / check_time:10.0f}×  {torch_text:>10}  {torch_ratio:>11}  {corpus:>13}")
+    if any(row[5] for row in rows):
+        print(f"(ex) = sweep extrapolated from {args.subset} timed entries; run with --full-sweep for the real one.")
+    if all(row[6] is None for row in rows):
+        print("torch is not installed: torch.autograd.gradcheck(fast_mode=True) not timed.")
+    for n, labels in details:
+        if labels:
+            print(f"diagnoses at {n:,} parameters: " + "; ".join(labels))
+
+
+if __name__ == "__main__":
+    main()
