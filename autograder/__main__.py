@@ -78,11 +78,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import DemoError, run_demo
+    from .demo import MISTAKES_PER_ASSIGNMENT, DemoError, run_demo
 
     try:
         outcome = run_demo(args.out, workers=args.jobs, timeout=args.timeout,
-                           progress=not args.quiet, sandbox=args.sandbox)
+                           progress=not args.quiet, sandbox=args.sandbox,
+                           max_mistakes=None if args.all_mistakes else MISTAKES_PER_ASSIGNMENT)
     except (DemoError, ReleaseError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help="submissions graded at once (default: one per core)")
     p.add_argument("--timeout", type=_positive_float, default=30.0,
-                   help="seconds one submission may run (default: 30)")
+                   help="seconds one cell or test may run; the whole notebook gets ten times "
+                        "that (default: 30)")
     p.add_argument("--memory", type=_positive_int, default=1024,
                    help="megabytes of memory one submission may use (default: 1024)")
     p.add_argument("--source", type=Path, default=SOLUTIONS_DIR,
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", type=Path, default=NOTEBOOKS_DIR,
                    help=f"released notebooks to check against (default: {NOTEBOOKS_DIR})")
     p.add_argument("--timeout", type=_positive_float, default=60.0,
-                   help="seconds the notebook may run (default: 60)")
+                   help="seconds one cell or test may run (default: 60)")
     p.add_argument("--memory", type=_positive_int, default=1024,
                    help="megabytes of memory it may use (default: 1024)")
     _sandbox_option(p)
@@ -166,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help="submissions graded at once (default: one per core)")
     p.add_argument("--timeout", type=_positive_float, default=None,
-                   help="seconds one submission may run (default: chosen per assignment)")
+                   help="seconds one cell or test may run (default: 15)")
+    p.add_argument("--all-mistakes", action="store_true",
+                   help="one student per planted mistake (default: up to 4 per assignment)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _sandbox_option(p)
     p.set_defaults(func=_cmd_demo)

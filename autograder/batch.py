@@ -60,7 +60,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits passed to the engine."""
+    """Limits passed to the engine: ``timeout`` per cell or test (the whole notebook gets a
+    multiple), ``memory_mb`` for the student's process, and which ``sandbox``."""
 
     timeout: float = 30.0
     memory_mb: int = 1024

@@ -3,14 +3,16 @@
 The class is made from the solutions of every assignment present:
 
 * ``correct`` and ``blank`` submit every assignment (full marks; nothing);
-* one student per planted mistake (:mod:`autograder.mistakes`) submits that assignment: it
-  loses the points of the tests that mistake breaks, and its test names the mistake's diagnosis;
+* one student per planted mistake (:mod:`autograder.mistakes`; up to four per assignment,
+  spread over different tests, unless ``--all-mistakes``) submits that assignment: the
+  mistake's test must fail with the mistake's diagnosis, and no test may fail that does not use
+  the mistaken function (directly or through another function);
 * the ``case-*`` students submit the first assignment broken or cheating in every way the
   grader must survive (:mod:`autograder.demo_cases.cases`).
 
-Each submission's expected status and score are predicted from the source notebook alone
-(points, and which tests use which functions); the demo prints the gradebook beside them and
-fails if any differs.
+Each submission's expected status, failing tests and score are predicted from the source
+notebook alone (points, and which tests use which functions); the demo prints the gradebook
+beside them and fails if any differs.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ from pathlib import Path
 from . import NOTEBOOKS_DIR, SOLUTIONS_DIR
 from .batch import Limits, grade_assignments, source_notebooks
 from .demo_cases import Anatomy, student_version
-from .demo_cases.cases import Sample, bad_submissions
-from .mistakes import load_mistakes, plant
+from .demo_cases.cases import Sample, bad_submissions, sample
+from .mistakes import Mistake, load_mistakes, plant
 from .release import assignments as list_assignments
 from .release import release
 from .report import text_table
-from .results import FAILED, OK, SubmissionResult
+from .results import FAILED, OK, PASSED, SubmissionResult
 
 MARKER = ".backprop-lab-demo"
-DEFAULT_TIMEOUT = 20.0
+DEFAULT_TIMEOUT = 15.0
+MISTAKES_PER_ASSIGNMENT = 4   # keeps the demo to a few minutes; --all-mistakes grades every one
 
 
 class DemoError(RuntimeError):
@@ -43,27 +46,35 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].rstrip("-")
 
 
+def pick_mistakes(mistakes: list[Mistake], limit: int | None) -> list[Mistake]:
+    """At most ``limit`` mistakes (all when None), spread over as many tests as possible."""
+    if limit is None or len(mistakes) <= limit:
+        return mistakes
+    first = list({m.test: m for m in reversed(mistakes)}.values())[::-1]
+    rest = [m for m in mistakes if m not in first]
+    chosen = (first + rest)[:limit]
+    return [m for m in mistakes if m in chosen]
+
+
 def class_samples(anatomy: Anatomy, *, with_cases: bool, source_path: Path, escape_dir: Path,
-                  isolated: bool) -> list[Sample]:
+                  isolated: bool, max_mistakes: int | None = MISTAKES_PER_ASSIGNMENT) -> list[Sample]:
     """The sample submissions of one notebook."""
     import nbformat
 
-    a, stem = anatomy, Path(anatomy.name).stem
+    a = anatomy
+    every = {t for t, _ in a.tests}
     samples = [
-        Sample("correct", a.assignment, stem, a.name, nbformat.writes(a.correct), OK, a.max_score,
-               "every answer right"),
-        Sample("blank", a.assignment, stem, a.name, nbformat.writes(a.release), OK, 0.0,
-               "the released notebook, untouched"),
+        sample(a, "correct", nbformat.writes(a.correct), OK, set(), set(), "every answer right"),
+        sample(a, "blank", nbformat.writes(a.release), OK, every, set(), "the released notebook, untouched"),
     ]
     prefix = a.assignment.split("_")[0]
-    for mistake in load_mistakes(a.assignment):
-        if mistake.cell not in a.answer_defs:
-            continue  # a mistake for another notebook of this assignment
+    mistakes = [m for m in load_mistakes(a.assignment) if m.cell in a.answer_defs]
+    for mistake in pick_mistakes(mistakes, max_mistakes):
         planted = student_version(plant(a.solution, mistake), a.release)
-        samples.append(Sample(
-            f"mistake-{prefix}-{_slug(mistake.name)}", a.assignment, stem, a.name,
-            nbformat.writes(planted), OK, a.score_without({mistake.cell}),
-            f"planted mistake: {mistake.description}", diagnosis=(mistake.test, mistake.diagnosis)))
+        samples.append(sample(
+            a, f"mistake-{prefix}-{_slug(mistake.name)}", nbformat.writes(planted), OK, {mistake.test},
+            a.affected({mistake.cell}), f"planted mistake: {mistake.description}",
+            diagnosis=(mistake.test, mistake.diagnosis)))
     if with_cases:
         samples += bad_submissions(a, source_path=source_path, escape_dir=escape_dir, isolated=isolated)
     return samples
@@ -90,26 +101,38 @@ class Row:
         return not self.problems
 
 
-def compare(sample: Sample, result: SubmissionResult | None) -> Row:
+def compare(expected: Sample, result: SubmissionResult | None) -> Row:
     """Check one graded sample against its expectation."""
     problems = []
     if result is None:
         problems.append("not graded")
     else:
-        if result.status != sample.status:
-            problems.append(f"status {result.status}, expected {sample.status}")
-        if abs(result.score - sample.score) > 1e-9:
-            problems.append(f"score {result.score:g}, expected {sample.score:g}")
-        if sample.diagnosis:
-            test, word = sample.diagnosis
+        if result.status != expected.status:
+            problems.append(f"status {result.status}, expected {expected.status}")
+        failed = {q.grade_id for q in result.questions if q.status != PASSED}
+        if expected.must_fail - failed:
+            problems.append("passed " + ", ".join(sorted(expected.must_fail - failed)) + ", expected to fail")
+        if failed - expected.must_fail - expected.may_fail:
+            problems.append("failed " + ", ".join(sorted(failed - expected.must_fail - expected.may_fail))
+                            + ", expected to pass")
+        low, high = expected.score_range
+        if not low - 1e-9 <= result.score <= high + 1e-9:
+            problems.append(f"score {result.score:g}, expected {_range(expected)}")
+        if expected.diagnosis:
+            test, word = expected.diagnosis
             question = next((q for q in result.questions if q.grade_id == test), None)
             if question is None or question.status != FAILED or question.diagnosis != word:
                 got = f"{question.status} [{question.diagnosis}]" if question else "missing"
                 problems.append(f"{test}: {got}, expected failed [{word}]")
-    for path in sample.must_not_exist:
+    for path in expected.must_not_exist:
         if Path(path).exists():
             problems.append(f"wrote {path} outside its folder")
-    return Row(sample, result, tuple(problems))
+    return Row(expected, result, tuple(problems))
+
+
+def _range(expected: Sample) -> str:
+    low, high = expected.score_range
+    return f"{high:g}" if low == high else f"{low:g}-{high:g}"
 
 
 @dataclass
@@ -133,7 +156,7 @@ class DemoOutcome:
         for row in self.rows:
             s, r = row.sample, row.result
             table.append((s.student_id, s.assignment, f"{r.score:g}/{r.max_score:g}" if r else "-",
-                          f"{s.score:g}", r.status if r else "-", "ok" if row.ok else "MISMATCH",
+                          _range(s), r.status if r else "-", "ok" if row.ok else "MISMATCH",
                           s.description[:70]))
         widths = [max(len(t[i]) for t in table) for i in range(len(header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(t, widths)).rstrip() for t in table]
@@ -173,7 +196,8 @@ def _isolated(sandbox: str) -> bool:
 def run_demo(out_dir: Path, *, solutions_dir: Path = SOLUTIONS_DIR,
              notebooks_dir: Path = NOTEBOOKS_DIR, workers: int | None = None,
              timeout: float | None = None, progress: bool = True, sandbox: str = "auto",
-             release_first: bool = True) -> DemoOutcome:
+             release_first: bool = True,
+             max_mistakes: int | None = MISTAKES_PER_ASSIGNMENT) -> DemoOutcome:
     """Release, build the sample class in ``out_dir/submissions``, grade it into ``out_dir``."""
     started = time.perf_counter()
     names = release(solutions_dir, notebooks_dir) if release_first else list_assignments(solutions_dir)
@@ -189,7 +213,8 @@ def run_demo(out_dir: Path, *, solutions_dir: Path = SOLUTIONS_DIR,
         for source in source_notebooks(assignment, solutions_dir):
             anatomy = Anatomy.read(assignment, source, notebooks_dir / assignment / source.name)
             samples += class_samples(anatomy, with_cases=not samples, source_path=source,
-                                     escape_dir=escape_dir, isolated=isolated)
+                                     escape_dir=escape_dir, isolated=isolated,
+                                     max_mistakes=max_mistakes)
     submissions = out_dir / "submissions"
     write_samples(samples, submissions)
     results = grade_assignments(

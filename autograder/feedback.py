@@ -4,8 +4,9 @@ One self-contained HTML page per graded notebook: the score, then every question
 points and the checker's diagnosis ("[transposed] dW1: your gradient is the transpose of the
 correct one ..."), then the student's notebook with each test cell's *visible* code and its
 verdict. Hidden tests never appear: ``### BEGIN HIDDEN TESTS`` blocks are cut from test-cell
-sources, test-cell outputs (which the hidden part wrote) are replaced by the verdict, and as a
-last guard any line of a hidden-test block of the source notebook is redacted from the page.
+sources, a test cell shows only its printed output (the judge keeps the visible part's prints
+only) and the verdict instead of its traceback, and as a last guard any line of a hidden-test
+block of the source notebook is redacted from the page.
 """
 
 from __future__ import annotations
@@ -72,10 +73,13 @@ def _truncate(text: str) -> str:
     return text
 
 
-def _outputs(cell: nbformat.NotebookNode) -> str:
+def _outputs(cell: nbformat.NotebookNode, kinds: tuple[str, ...] = ("stream", "error", "execute_result",
+                                                                   "display_data")) -> str:
     parts = []
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
+        if kind not in kinds:
+            continue
         if kind == "stream":
             parts.append(f'<pre class="out">{html.escape(_truncate(str(out.get("text", ""))))}</pre>')
         elif kind == "error":
@@ -110,6 +114,7 @@ def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> s
             grade_id = meta.get("grade_id", "")
             if meta.get("grade") or grade_id in questions:
                 body = f"<pre>{html.escape(strip_hidden_tests(source))}</pre>"
+                body += _outputs(cell, kinds=("stream",))   # the judge keeps only visible prints
                 if grade_id in questions:
                     body += _verdict(questions[grade_id])
             else:

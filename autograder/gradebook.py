@@ -147,11 +147,20 @@ def write_gradebook(results: list[SubmissionResult], sources: dict[tuple[str, st
     with warnings.catch_warnings(), Gradebook(f"sqlite:///{building}", course_id=COURSE_ID) as gb:
         # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless
         warnings.simplefilter("ignore", category=Warning)
-        for assignment in sorted({a for a, _ in sources}):
+        notebooks = sorted(set(sources) | {(r.assignment, r.notebook) for r in results})
+        for assignment in sorted({a for a, _ in notebooks}):
             gb.update_or_create_assignment(assignment)
-            for (a, _), source in sorted(sources.items()):
-                if a == assignment and source.is_file():
-                    _save_cells(gb, assignment, source)
+        for assignment, notebook in notebooks:
+            source = sources.get((assignment, notebook))
+            if source is not None and source.is_file():
+                _save_cells(gb, assignment, source)
+                continue
+            gb.update_or_create_notebook(notebook, assignment)   # source gone: cells from results
+            for r in results:
+                if (r.assignment, r.notebook) == (assignment, notebook):
+                    for q in r.questions:
+                        gb.update_or_create_grade_cell(q.grade_id, notebook, assignment,
+                                                       max_score=q.max_points, cell_type="code")
         for student in sorted({r.student_id for r in results}):
             gb.update_or_create_student(student)
         for assignment, student in sorted({(r.assignment, r.student_id) for r in results}):

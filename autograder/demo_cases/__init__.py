@@ -2,8 +2,8 @@
 
 :class:`Anatomy` reads one source notebook: its test cells and points, the functions each
 answer cell defines, and — statically, from the source's code — which tests a broken answer
-breaks (every test that mentions a function that is, or calls, one of the broken functions).
-That static prediction is the demo's independent expectation: grading must agree with it.
+may break: every test that mentions a function that is, or calls, one of the broken functions.
+That static prediction bounds the demo's expectations: grading must fail no test outside it.
 """
 
 from __future__ import annotations
@@ -122,8 +122,10 @@ class Anatomy:
         broken = self.broken_functions(answers)
         return {t for t, used in self.test_names.items() if used & broken}
 
-    def score_without(self, answers: set[str]) -> float:
-        return self.max_score - self.points(self.affected(answers))
+    def direct(self, answers: set[str]) -> set[str]:
+        """The tests that name a function defined by ``answers``."""
+        names = {name for a in answers for name in self.answer_defs.get(a, [])}
+        return {t for t, used in self.test_names.items() if used & names}
 
     def index(self, nb: nbformat.NotebookNode, grade_id: str) -> int:
         return next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == grade_id)

@@ -2,8 +2,8 @@
 
 Every case starts from the correct submission and changes one thing. Cheats are paired with a
 wrong or blank answer to the first exercise (the *target*), so that a cheat that worked would
-show as points it should not have; the expected score is the maximum minus the points of the
-tests that answer breaks (see :meth:`Anatomy.affected`).
+show as points it should not have: the tests that name the target's functions must fail, and
+the tests that use them indirectly may (see :meth:`Anatomy.affected`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from . import Anatomy, new_cell, nbgrader_meta
 
 @dataclass(frozen=True)
 class Sample:
-    """One sample submission and the grade it must get."""
+    """One sample submission and the grade it must get: its status, the tests that must fail
+    and those that may (a broken function used by a test that happens not to expose it)."""
 
     student_id: str
     assignment: str
@@ -33,10 +34,23 @@ class Sample:
     filename: str                     # the file name it is saved under
     text: str
     status: str
-    score: float
+    must_fail: frozenset[str]
+    may_fail: frozenset[str]
+    score_range: tuple[float, float]  # (every allowed test failed, only the required ones)
     description: str
     must_not_exist: tuple[str, ...] = field(default=())   # files the submission tried to write
     diagnosis: tuple[str, str] | None = None              # (test grade_id, expected diagnosis word)
+
+
+def sample(anatomy: Anatomy, student_id: str, text: str, status: str, must_fail: set[str],
+           may_fail: set[str], description: str, **extra) -> Sample:
+    """A sample of ``anatomy``'s notebook with its expected outcome."""
+    may_fail = set(may_fail) - set(must_fail)
+    high = anatomy.max_score - anatomy.points(set(must_fail))
+    low = high - anatomy.points(may_fail)
+    extra.setdefault("filename", anatomy.name)
+    return Sample(student_id, anatomy.assignment, Path(anatomy.name).stem, extra.pop("filename"), text,
+                  status, frozenset(must_fail), frozenset(may_fail), (low, high), description, **extra)
 
 
 def _write(nb: nbformat.NotebookNode) -> str:
@@ -168,37 +182,41 @@ def bad_submissions(anatomy: Anatomy, *, source_path: Path, escape_dir: Path,
     """
     a = anatomy
     stem = Path(a.name).stem
-    full, top = a.max_score, a.score_without({a.target_answer})
+    every = {t for t, _ in a.tests}
+    direct = a.direct({a.target_answer})
+    # "target": tests naming the target's functions must fail; tests using them indirectly may
+    target = (direct, a.affected({a.target_answer}))
     after_first_test = a.index(a.correct, a.target_test) + 1
-    credit_before_stop = a.points_before(a.correct, after_first_test)
+    stopped = {t for t in every if a.index(a.correct, t) >= after_first_test}
     samples: list[Sample] = []
 
-    def add(case: str, status: str, score: float, description: str, nb=None, *, text: str | None = None,
-            filename: str | None = None, must_not_exist: tuple[str, ...] = ()) -> None:
-        samples.append(Sample(f"case-{case}", a.assignment, stem, filename or a.name,
-                              text if text is not None else _write(nb), status, score, description,
-                              must_not_exist))
+    def add(case: str, status: str, fails: tuple[set[str], set[str]], description: str, nb=None, *,
+            text: str | None = None, **extra) -> None:
+        samples.append(sample(a, f"case-{case}", text if text is not None else _write(nb), status,
+                              fails[0], fails[1], description, **extra))
 
+    none: tuple[set[str], set[str]] = (set(), set())
+    everything: tuple[set[str], set[str]] = (every, set())
     correct = lambda: copy.deepcopy(a.correct)  # noqa: E731
 
     text = _write(a.correct)
-    add("malformed-json", INVALID, 0, "the file was cut off halfway: not valid JSON",
+    add("malformed-json", INVALID, everything, "the file was cut off halfway: not valid JSON",
         text=text[: len(text) // 2])
-    add("wrong-filename", MISSING, 0, f"submitted as {stem}-Copy1.ipynb instead of {a.name}",
+    add("wrong-filename", MISSING, everything, f"submitted as {stem}-Copy1.ipynb instead of {a.name}",
         text=text, filename=f"{stem}-Copy1.ipynb")
 
     nb = _blank_answer(a)
     del nb.cells[a.index(nb, a.target_test)]
-    add("test-deleted", FLAGGED, top, f"left {a.target_answer} blank and deleted its test cell", nb)
+    add("test-deleted", FLAGGED, target, f"left {a.target_answer} blank and deleted its test cell", nb)
 
     nb = _blank_answer(a)
     nb.cells[a.index(nb, a.target_test)].source = '"""Checks pass."""\nprint("ok")'
-    add("test-edited", FLAGGED, top, f"left {a.target_answer} blank and replaced its test by print('ok')", nb)
+    add("test-edited", FLAGGED, target, f"left {a.target_answer} blank and replaced its test by print('ok')", nb)
 
     nb = _blank_answer(a)
     meta = nbgrader_meta(nb.cells[a.index(nb, a.target_test)])
     meta["points"], meta["grade"] = 100, False
-    add("metadata-edited", FLAGGED, top,
+    add("metadata-edited", FLAGGED, target,
         f"left {a.target_answer} blank, set its test's points to 100 and its grade flag to false", nb)
 
     nb = _blank_answer(a)
@@ -206,25 +224,23 @@ def bad_submissions(anatomy: Anatomy, *, source_path: Path, escape_dir: Path,
     twin = new_cell(a.correct.cells[position].source)
     twin.metadata = copy.deepcopy(nb.cells[position].metadata)
     nb.cells.insert(position + 1, twin)
-    add("duplicated-cells", FLAGGED, top,
+    add("duplicated-cells", FLAGGED, target,
         f"duplicated the answer cell {a.target_answer}: the first copy (blank) counts", nb)
 
-    stops = {
-        "infinite-loop": ("while True:\n    pass", "an infinite loop after the first test"),
-        "kernel-killed": ("import os\n\nos._exit(1)", "os._exit(1) after the first test"),
-    }
-    for case, (source, description) in stops.items():
-        add(case, PARTIAL, credit_before_stop, description, _insert(correct(), after_first_test, source))
+    add("kernel-killed", PARTIAL, (stopped, set()), "os._exit(1) after the first test: the rest is not run",
+        _insert(correct(), after_first_test, "import os\n\nos._exit(1)"))
+    add("infinite-loop", OK, none, "an infinite loop after the first test (interrupted at the timeout), "
+        "else correct", _insert(correct(), after_first_test, "while True:\n    pass"))
 
-    add("memory-bomb", OK, full, "tries to allocate 64 GiB (stopped by the memory limit), else correct",
+    add("memory-bomb", OK, none, "tries to allocate 64 GiB (stopped by the memory limit), else correct",
         _insert(correct(), after_first_test, "hog = [bytearray(2**30) for _ in range(64)]"))
-    add("output-flood", OK, full, "prints 200,000 lines, else correct",
+    add("output-flood", OK, none, "prints 200,000 lines, else correct",
         _insert(correct(), after_first_test, "for i in range(200_000):\n    print(i)"))
-    add("sys-exit", OK, full, "calls sys.exit() after the first test, else correct",
+    add("sys-exit", OK, none, "calls sys.exit() after the first test, else correct",
         _insert(correct(), after_first_test, 'import sys\n\nsys.exit("I am done here")'))
 
     source = a.correct.cells[a.index(a.correct, a.target_answer)].source
-    add("syntax-error", OK, top, f"a syntax error in {a.target_answer}",
+    add("syntax-error", OK, target, f"a syntax error in {a.target_answer}",
         _with_answer(a, source + "\nprint('unfinished'"))
 
     names = a.answer_defs[a.target_answer]
@@ -235,7 +251,7 @@ def bad_submissions(anatomy: Anatomy, *, source_path: Path, escape_dir: Path,
     fetch += "".join(f"else:\n    def {n}(*args, **kwargs):\n        raise RuntimeError('no answer key')\n"
                      if i == 0 else f"    def {n}(*args, **kwargs):\n        raise RuntimeError('no answer key')\n"
                      for i, n in enumerate(names))
-    add("network", OK, top, f"{a.target_answer} downloads its answers from the internet",
+    add("network", OK, target, f"{a.target_answer} downloads its answers from the internet",
         _with_answer(a, fetch))
 
     steal = (
@@ -250,7 +266,7 @@ def bad_submissions(anatomy: Anatomy, *, source_path: Path, escape_dir: Path,
         "            exec(text)\n"
         "        if 'BEGIN HIDDEN TESTS' in text:\n            print(text)\n"
         "else:\n    print('could not read the solutions')\n")
-    add("read-solutions", OK, top if isolated else full,
+    add("read-solutions", OK, target if isolated else none,
         f"{a.target_answer} reads the instructor's notebook (solutions and hidden tests) from disk"
         + ("" if isolated else " — NOT stopped: no bubblewrap sandbox here"), _with_answer(a, steal))
 
@@ -258,7 +274,7 @@ def bad_submissions(anatomy: Anatomy, *, source_path: Path, escape_dir: Path,
     write = ("import pathlib\n\nfor target in " + repr(list(targets)) + ":\n    try:\n"
              "        pathlib.Path(target).write_text('written by a student')\n"
              "        print('wrote', target)\n    except OSError as err:\n        print('blocked:', err)")
-    add("write-outside", OK, full, "writes files outside its folder, else correct",
+    add("write-outside", OK, none, "writes files outside its folder, else correct",
         _insert(correct(), after_first_test, write), must_not_exist=(targets[0],) if isolated else ())
 
     patches = {
@@ -278,9 +294,9 @@ def bad_submissions(anatomy: Anatomy, *, source_path: Path, escape_dir: Path,
             "redefines the test helpers (" + ", ".join(helpers) + ") to do nothing")
     for case, (source, description) in patches.items():
         nb = _with_answer(a, _garbage_answer(a))
-        add(case, FLAGGED, top, f"{description}; {a.target_answer} returns 0.0",
+        add(case, FLAGGED, target, f"{description}; {a.target_answer} returns 0.0",
             _insert(nb, _after_imports(a, nb), source))
 
-    add("hardcoded", OK, top, f"{a.target_answer} returns the visible test's expected values",
+    add("hardcoded", OK, target, f"{a.target_answer} returns the visible test's expected values",
         _with_answer(a, _hardcoded_answer(a)))
     return samples
