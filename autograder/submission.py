@@ -264,6 +264,11 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
             except Stopped as stop:
                 _stop(run, runner, judge, index, f"the notebook stopped at {position}: {stop}")
                 continue
+            except ProtocolViolation as err:
+                reason = f"the notebook's process broke the grader's protocol at {position} ({err})"
+                run.findings.append(reason)
+                _stop(run, runner, judge, index, reason)
+                continue
             run.timings.append((f"{position} {cell.kind} {cell.grade_id}", float(header.get("seconds") or 0)))
             run.outputs[index] = header.get("outputs") or []
             run.counts[index] = header.get("count")
