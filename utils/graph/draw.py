@@ -151,12 +151,12 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, fmt: str = "{:.2f}",
     xs = [p[0] for p in pos.values()] + [end + 0.5]
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.2)
-    ax.set_ylim(min(ys) - 0.75, max(ys) + 0.55)
+    ax.set_ylim(min(ys) - 1.0, max(ys) + 0.55)
     ax.set_aspect("equal")
     ax.set_axis_off()
     legend = "green: forward value" + ("    red: gradient (downstream = upstream \u00d7 local)"
                                        if has_grads else "")
-    ax.text(min(xs) - 0.5, min(ys) - 0.7, legend, fontsize=size - 1, color="dimgray", va="bottom")
+    ax.text(min(xs) - 0.5, min(ys) - 0.95, legend, fontsize=size - 1, color="dimgray", va="bottom")
     if title:
         ax.set_title(title)
     return ax
