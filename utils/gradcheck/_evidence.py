@@ -176,7 +176,10 @@ def set_tau(probe: Probe, floor: np.ndarray, precision: Precision, f0: np.ndarra
     """Tolerance of one probe: relative to its size (floored), plus ``atol``, plus evaluation noise."""
     first = probe.first
     values = np.maximum.reduce([np.abs(f0), np.abs(first["fp"]), np.abs(first["fm"])])
-    noise = NOISE_SAFETY * precision.eps * values / first["h"]
+    if precision.noise is not None:  # measured (float32 arithmetic)
+        noise = np.maximum(precision.noise, 2 * precision.eps * values) / first["h"]
+    else:
+        noise = NOISE_SAFETY * precision.eps * values / first["h"]
     size = np.maximum(np.abs(probe.student), np.abs(probe.center))
     first["noise"] = noise
     first["tau"] = precision.rtol * np.maximum(size, floor) + atol + noise

@@ -94,7 +94,7 @@ def _gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np
             rng: np.random.Generator, hidden: bool, rtol: float | None, atol: float | None, h: float | None,
             mode: str, directions: int, entries: int, full_limit: int) -> _Gathered:
     """Measure the reference around ``x`` and judge ``A`` (shape ``(m, n)``) against it."""
-    precision, f0, _ = detect(evaluate, x, student_dtype, h=h, rtol=rtol)
+    precision, f0, _ = detect(evaluate, x, student_dtype, h=h, rtol=rtol, rng=rng)
     if not np.all(np.isfinite(f0)):
         return _Gathered(early=_nonfinite_reference(name, hidden, evaluate.count))
     full = mode == "full" or (mode == "auto" and x.size <= full_limit)
