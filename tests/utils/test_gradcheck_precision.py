@@ -80,3 +80,28 @@ def test_float32_jacobian_passes():
     J = ((1 - np.tanh(A @ x) ** 2)[:, None] * A).astype(np.float32)
     assert check_jacobian(f, x, J).passed
     assert check_jacobian(f, x, J.T).diagnosis == "transposed"
+
+
+def test_relu_jacobian_at_zero_passes_and_identity_is_partial():
+    """Does the ReLU Jacobian diag(z > 0) pass with z exactly 0 and within 1e-7, and the identity fail as partial naming entries?"""
+    z = np.array([-1.0, 0.0, 2.0, 1e-7, -1e-7])
+    relu = lambda v: np.maximum(v, 0)  # noqa: E731
+    assert check_jacobian(relu, z, np.diag((z > 0) * 1.0)).passed
+    assert check_jacobian(relu, z, np.diag((z >= 0) * 1.0)).passed
+    result = check_jacobian(relu, z, np.eye(5))
+    assert result.diagnosis == "partial" and "entries (0, 0) and (4, 4)" in result.message
+
+
+def test_big_jacobian_fast_mode_names_the_wrong_output_row():
+    """In fast mode, is one wrong row of a 300×700 Jacobian named (each probe measures every output)?"""
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((300, 700)) / np.sqrt(700)
+    x = rng.standard_normal(700)
+    f = lambda v: np.tanh(A @ v)  # noqa: E731
+    J = (1 - np.tanh(A @ x) ** 2)[:, None] * A
+    right = check_jacobian(f, x, J)
+    assert right.passed and right.method == "fast" and right.evaluations < 60
+    wrong = J.copy()
+    wrong[5, 7] += 0.1
+    result = check_jacobian(f, x, wrong)
+    assert result.diagnosis == "partial" and "row 5 " in result.message

@@ -99,14 +99,26 @@ def wrong_entries(evidence: Evidence, A: np.ndarray, target: tuple[int, ...]) ->
     return (excess > 1).T.reshape(target)
 
 
-def where_text(mask: np.ndarray) -> tuple[str, str]:
-    """Name the wrong places of a boolean array: rows, columns or entries, and a hint for rows."""
+def where_text(mask: np.ndarray, *, gradient: bool = True) -> tuple[str, str]:
+    """Name the wrong places of a boolean array: rows, columns or entries, with a hint for rows.
+
+    Whole rows (most of their entries wrong) are named as rows, a few scattered entries as
+    entries. The hint about accumulating repeated rows only fits gradients (of embeddings).
+    """
+    count = int(mask.sum())
     if mask.ndim == 2 and mask.shape[0] > 1:
         rows = np.flatnonzero(mask.any(axis=1)).tolist()
         columns = np.flatnonzero(mask.any(axis=0)).tolist()
-        if len(rows) < len(columns) or (len(rows) == len(columns) and len(rows) < mask.shape[0]):
-            return words.listing(rows, "row", "rows"), words.CAUSES["rows"]
-        if len(columns) < mask.shape[1]:
+        whole_rows = all(mask[r].mean() >= 0.5 for r in rows)
+        whole_columns = all(mask[:, c].mean() >= 0.5 for c in columns)
+        hint = words.CAUSES["rows"] if gradient else "."
+        if whole_rows and len(rows) < mask.shape[0] and (len(rows) <= len(columns) or not whole_columns):
+            return words.listing(rows, "row", "rows"), hint
+        if whole_columns and len(columns) < mask.shape[1]:
+            return words.listing(columns, "column", "columns"), ""
+        if count > words.MAX_LISTED and len(rows) <= len(columns) and len(rows) < mask.shape[0]:
+            return words.listing(rows, "row", "rows"), hint
+        if count > words.MAX_LISTED and len(columns) < mask.shape[1]:
             return words.listing(columns, "column", "columns"), ""
     indices = [tuple(int(i) for i in index) for index in np.argwhere(mask)]
     if mask.ndim == 1:
@@ -121,7 +133,7 @@ def partial_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tup
     count, total = int(mask.sum()), mask.size
     if count == 0 or count > total // 2:
         return None
-    where, hint = where_text(mask)
+    where, hint = where_text(mask, gradient=evidence.m == 1)
     worst = np.unravel_index(int(np.nanargmax(np.where(mask, entry_errors(evidence, A, target), -1))), target)
     verb = "are" if where.startswith(("rows", "columns", "entries")) else "is"
     text = f"your {name} is right in {total - count} of {total} entries, but {where} {verb} wrong"
@@ -148,3 +160,23 @@ def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple
     if reference_is_zero(evidence) and not hidden:
         return Finding("wrong", text + f" {what[0].upper() + what[1:]} is zero here, yours is not.", worst_index)
     return Finding("wrong", text + words.CAUSES["wrong"], worst_index)
+
+
+def wrong_outputs_finding(evidence: Evidence, *, name: str, target: tuple[int, ...]) -> Finding | None:
+    """Partly right Jacobian (fast evidence): each probe measures every output, so the outputs
+    (rows of ``J``) whose measurements disagree are known without further calls."""
+    wrong = np.zeros(evidence.m, dtype=bool)
+    for probe in evidence.probes:
+        wrong |= np.array([status == "wrong" for status in probe.status])
+    count = int(wrong.sum())
+    if count == 0 or count > evidence.m // 2:
+        return None
+    out_shape = target[: len(target) - len(evidence.shape)]
+    rows = [tuple(int(i) for i in np.unravel_index(j, out_shape)) for j in np.flatnonzero(wrong)]
+    if len(out_shape) == 1:
+        rows = [r[0] for r in rows]
+    where = words.listing(rows, "row", "rows")
+    verb = "is" if count == 1 else "are"
+    return Finding("partial", f"your {name} is right for most outputs, but {where} (the derivatives of "
+                   f"output{'' if count == 1 else 's'} {', '.join(str(r) for r in rows[:words.MAX_LISTED])}) "
+                   f"{verb} wrong.")

@@ -12,7 +12,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from . import _messages as words
-from ._diagnose import (SLACK, Finding, entry_errors, global_hypotheses, partial_finding, wrong_finding)
+from ._diagnose import (SLACK, Finding, entry_errors, global_hypotheses, partial_finding, wrong_finding,
+                        wrong_outputs_finding)
 from ._evidence import FULL_LIMIT, Evidence, collect, from_arrays
 from ._localise import find_one, localise
 from ._precision import Precision, describe, detect
@@ -145,6 +146,8 @@ def _conclude(gathered: _Gathered, A: np.ndarray, *, name: str, target: tuple[in
         finding = global_hypotheses(evidence, A, name=name, target=target, hidden=hidden, dims=dims, what=what)
         if finding is None and evidence.is_full:
             finding = partial_finding(evidence, A, name=name, target=target, hidden=hidden)
+        if finding is None and not evidence.is_full and evidence.m > 1:
+            finding = wrong_outputs_finding(evidence, name=name, target=target)
         if finding is None and not evidence.is_full and evidence.m == 1:
             sampled = [p for p in evidence.probes if p.kind == "entry"]
             wrong_share = sum(WRONG in p.status for p in sampled) / max(len(sampled), 1)
@@ -164,7 +167,11 @@ def _conclude(gathered: _Gathered, A: np.ndarray, *, name: str, target: tuple[in
     errors = entry_errors(evidence, A, target)
     worst = None
     if np.any(np.isfinite(errors)):
-        worst = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(errors)), target))
+        candidate = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(errors)), target))
+        flat = int(np.ravel_multi_index(candidate, target))
+        # in fast mode a sampled entry is only "worst" if it is actually wrong
+        if evidence.passed or evidence.is_full or _entry_is_wrong(evidence, flat):
+            worst = candidate
     rel_error = _norm_error(evidence, A)
     if evidence.passed:
         text = f"matches {what} (largest relative error {max_rel:.1e} over {evidence.describe()})."
@@ -189,6 +196,12 @@ def _conclude(gathered: _Gathered, A: np.ndarray, *, name: str, target: tuple[in
                    precision=describe(precision) if precision is not None else "",
                    kinks=evidence.kinks if evidence.method != "compare" else 0, hidden=hidden,
                    errors=None if hidden else errors)
+
+
+def _entry_is_wrong(evidence: Evidence, flat: int) -> bool:
+    """Whether the sampled entry at target-flat index ``flat`` failed (fast evidence)."""
+    output, index = divmod(flat, evidence.n)
+    return any(p.kind == "entry" and p.index == index and p.status[output] == WRONG for p in evidence.probes)
 
 
 def _norm_error(evidence: Evidence, A: np.ndarray) -> float:
