@@ -58,12 +58,12 @@ def layout(graph: Graph) -> dict[str, tuple[float, float]]:
     return {name: (column[name] * _X_STEP, row[name]) for name in column if name in row}
 
 
-def _gate_label(node: Node, fmt: str) -> str:
+def _gate_label(node: Node) -> str:
     symbol = GATES[node.kind].symbol
     consts = [i.value for i in node.inputs if i.kind == "const"]
     if not consts:
         return symbol
-    text = fmt.format(consts[0]).rstrip("0").rstrip(".") if "." in fmt.format(consts[0]) else fmt.format(consts[0])
+    text = f"{consts[0]:g}"
     if node.kind == "add":
         return f"+{text}" if consts[0] >= 0 else text
     if node.kind == "mul":
@@ -110,7 +110,7 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, fmt: str = "{:.2f}",
         x, y = pos[node.name]
         if node.is_gate:
             ax.add_patch(Circle((x, y), _RADIUS, facecolor="#f4f4f4", edgecolor="black", zorder=3))
-            ax.text(x, y, _gate_label(node, fmt), ha="center", va="center", fontsize=size, zorder=4)
+            ax.text(x, y, _gate_label(node), ha="center", va="center", fontsize=size, zorder=4)
         else:
             ax.add_patch(FancyBboxPatch((x - 0.32, y - 0.16), 0.64, 0.32, zorder=3,
                                         boxstyle="round,pad=0.04", facecolor="#e8eefb",

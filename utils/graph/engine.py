@@ -23,16 +23,17 @@ one-input gates). Downstream gradients reaching a node along several edges are *
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Real
 
+import numpy as np
+
+from .gates import GATES
 from .order import topological_order
 
 __all__ = [
-    "GATES",
     "BackwardStep",
-    "GateSpec",
     "Graph",
     "MissingRuleError",
     "Node",
@@ -46,38 +47,6 @@ class MissingRuleError(LookupError):
 
 class RuleOutputError(TypeError):
     """A gradient rule returned something other than one finite number per gate input."""
-
-
-def _logistic(v: float) -> float:
-    # Written to stay finite for large |v| (exp of a large positive number overflows).
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1.0 + e)
-
-
-@dataclass(frozen=True)
-class GateSpec:
-    """What the engine knows about a gate: its arity, its forward function, how to draw it
-    and which values its gradient rule receives ("inputs" or "output") -- never its gradient."""
-
-    kind: str
-    arity: int
-    forward: Callable[..., float]
-    symbol: str
-    rule_reads: str = "inputs"
-
-
-GATES: dict[str, GateSpec] = {
-    spec.kind: spec for spec in (
-        GateSpec("add", 2, lambda a, b: a + b, "+"),
-        GateSpec("mul", 2, lambda a, b: a * b, "\u00d7"),
-        GateSpec("max", 2, lambda a, b: a if a >= b else b, "max"),
-        GateSpec("exp", 1, math.exp, "exp"),
-        GateSpec("inverse", 1, lambda a: 1.0 / a, "1/x"),
-        GateSpec("sigmoid", 1, _logistic, "\u03c3", rule_reads="output"),
-    )
-}
 
 
 @dataclass(eq=False)
@@ -212,7 +181,8 @@ class Graph:
             raise ValueError("the graph has no gate yet, so it has no output")
         return self.output
 
-    def _check_rules(self, rules: Mapping[str, Callable[..., object]]) -> None:
+    def check_rules(self, rules: Mapping[str, Callable[..., object]]) -> None:
+        """Raise :class:`MissingRuleError` unless every gate kind in the graph has a rule."""
         needed: dict[str, list[str]] = {}
         for node in self.nodes.values():
             if node.is_gate and not callable(rules.get(node.kind)):
@@ -239,10 +209,13 @@ class Graph:
         out = []
         for item in items:
             try:
-                number = float(item)
+                array = np.asarray(item, dtype=float)
             except (TypeError, ValueError):
+                array = np.empty(0)
+            if array.size != 1:
                 raise RuleOutputError(f"rule {name} for node {node.name!r} returned {result!r}; "
-                                      "each gradient must be a number") from None
+                                      "each gradient must be one number (the graph is scalar)")
+            number = float(array.reshape(-1)[0])
             if not math.isfinite(number):
                 raise RuleOutputError(f"rule {name} for node {node.name!r} returned a non-finite "
                                       f"gradient {result!r}")
@@ -263,7 +236,7 @@ class Graph:
         output = self._output()
         if any(n.value is None for n in self.nodes.values()):
             raise ValueError("run forward() before backward(): some nodes have no value yet")
-        self._check_rules(rules)
+        self.check_rules(rules)
         self.edge_grads, self.trace, self.rule_calls = {}, [], 0
         for node in self.nodes.values():
             node.grad = 0.0

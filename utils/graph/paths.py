@@ -10,21 +10,21 @@ notebook can *count* that wasted work; it calls the same pluggable rules as the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from .engine import Graph, Node
 
 __all__ = ["PathSum", "path_sum_gradients"]
 
 
+@dataclass(frozen=True)
 class PathSum:
     """Result of :func:`path_sum_gradients`: ``grads`` by input name, ``paths`` (how many
     output-to-input paths were multiplied out) and ``rule_calls`` (local gradients computed)."""
 
-    def __init__(self, grads: dict[str, float], paths: int, rule_calls: int) -> None:
-        self.grads, self.paths, self.rule_calls = grads, paths, rule_calls
-
-    def __repr__(self) -> str:
-        return f"PathSum(paths={self.paths}, rule_calls={self.rule_calls}, grads={self.grads})"
+    grads: dict[str, float]
+    paths: int
+    rule_calls: int
 
 
 def path_sum_gradients(graph: Graph, rules: Mapping[str, Callable[..., object]],
@@ -43,7 +43,7 @@ def path_sum_gradients(graph: Graph, rules: Mapping[str, Callable[..., object]],
     output = graph._output()
     if any(n.value is None for n in graph.nodes.values()):
         raise ValueError("run forward() before path_sum_gradients(): some nodes have no value yet")
-    graph._check_rules(rules)
+    graph.check_rules(rules)
     before = graph.rule_calls
     grads = {n.name: 0.0 for n in graph.inputs}
     paths = 0
