@@ -143,9 +143,9 @@ def test_missing_rule_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("bad", [lambda a, b, u: u, lambda a, b, u: (u, "x"),
-                                 lambda a, b, u: (u, math.nan)])
+                                 lambda a, b, u: (u, math.nan), lambda a, b, u: (u, [u, u])])
 def test_bad_rule_output_is_a_clear_error(bad) -> None:
-    """Is a rule returning one gradient for two inputs, a string or a NaN reported by name?"""
+    """Is a rule returning one gradient for two inputs, a string, a NaN or a vector reported?"""
     g = lecture_graph()
     g.forward()
     with pytest.raises(RuleOutputError, match="node 'f'"):
@@ -218,6 +218,17 @@ def test_path_sum_agrees_with_backward(values, depth) -> None:
     assert g.rule_calls == 3 + 3 * depth
     assert slow.paths == 4 * 2 ** depth
     assert slow.rule_calls > g.rule_calls
+
+
+def test_path_sum_refuses_too_many_paths() -> None:
+    """Does path enumeration stop with a clear error instead of running for ages?"""
+    g = Graph()
+    node = g.input("x", 0.5)
+    for _ in range(12):  # 2**12 paths
+        node = g.add(g.sigmoid(node), g.mul(node, 0.5))
+    g.forward()
+    with pytest.raises(ValueError, match="more than 1000 paths"):
+        path_sum_gradients(g, RULES, max_paths=1000)
 
 
 def test_path_sum_counts_a_chain() -> None:
