@@ -1,0 +1,187 @@
+"""From evidence to a verdict: the diagnosis, the message and the result record.
+
+:func:`gather` measures the reference around ``x`` (precision, then probes); :func:`conclude`
+judges the student's array against it, tries the simple explanations, localises errors in
+big arrays and writes the :class:`~utils.gradcheck.result.GradCheckResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from . import _messages as words
+from ._diagnose import (Finding, entry_errors, global_hypotheses, partial_finding, wrong_finding,
+                        wrong_outputs_finding)
+from ._evidence import Evidence, collect
+from ._localise import find_one, localise
+from ._precision import Precision, describe, detect
+from ._probe import WRONG, Evaluator, Line
+from .result import GradCheckResult
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def threadpool_limits(limits: int = 1):
+    """Limit BLAS to ``limits`` threads while checking, for stable timings (the controller is
+    cached: building one costs about a millisecond)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=limits)
+
+
+def make_result(diagnosis: str, name: str, text: str, **fields) -> GradCheckResult:
+    """A result whose message is ``"[<diagnosis>] <name>: <text>"``."""
+    return GradCheckResult(passed=diagnosis == "ok", diagnosis=diagnosis, name=name,
+                           message=f"[{diagnosis}] {name}: {text}", **fields)
+
+
+def early(diagnosis: str, name: str, text: str, hidden: bool) -> GradCheckResult:
+    """A result decided before any differences (shape, non-finite input)."""
+    return make_result(diagnosis, name, text, max_rel_error=float("nan"), worst_index=None, method="none",
+                       checked="nothing (see message)", hidden=hidden)
+
+
+def _nonfinite_reference(name: str, hidden: bool, evaluations: int) -> GradCheckResult:
+    return make_result("nonfinite", name, "the function itself is not finite (nan or inf) at x, so no "
+                       "gradient can be checked there — a log(0) or an overflow in the forward pass?",
+                       max_rel_error=float("nan"), worst_index=None, method="none", evaluations=evaluations,
+                       checked="f(x)", hidden=hidden)
+
+
+@dataclass
+class Gathered:
+    """Everything measured for one array: precision, value at x, evidence (or an early result)."""
+
+    early: GradCheckResult | None = None
+    evidence: Evidence | None = None
+    precision: Precision | None = None
+    f0: np.ndarray | None = None
+    evaluate: Evaluator | None = None
+
+
+def gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np.dtype, *, name: str,
+           rng: np.random.Generator, hidden: bool, rtol: float | None, atol: float | None, h: float | None,
+           mode: str, directions: int, entries: int, full_limit: int) -> Gathered:
+    """Measure the reference around ``x`` and judge ``A`` (shape ``(m, n)``) against it."""
+    precision, f0, _ = detect(evaluate, x, student_dtype, h=h, rtol=rtol, rng=rng)
+    if not np.all(np.isfinite(f0)):
+        return Gathered(early=_nonfinite_reference(name, hidden, evaluate.count))
+    full = mode == "full" or (mode == "auto" and x.size <= full_limit)
+    line = Line(evaluate, x.astype(precision.dtype), f0, A, precision.dtype)
+    evidence = collect(line, x.shape, A, f0, precision, rng=rng, full=full, directions=directions,
+                       entries=entries, atol=0.0 if atol is None else float(atol))
+    return Gathered(evidence=evidence, precision=precision, f0=f0, evaluate=evaluate)
+
+
+def _merge(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, stop in sorted(blocks):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(stop, merged[-1][1]))
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+def _located_finding(location, name: str, target: tuple[int, ...]) -> Finding:
+    blocks = _merge(location.blocks)
+    noun_one, noun_many = ("row", "rows") if location.by_row else ("entry", "entries")
+    singles = [start for start, stop in blocks if stop - start == 1]
+    ranges = [f"{start}–{stop - 1}" for start, stop in blocks if stop - start > 1]
+    parts = []
+    if singles:
+        parts.append(words.listing(singles, noun_one, noun_many))
+    if ranges:
+        parts.append(f"somewhere in {noun_many} {', '.join(ranges)}")
+    where = " and ".join(parts)
+    verb = "is" if len(singles) == 1 and not ranges else "are"
+    text = f"your {name} is right in most entries, but {where} {verb} wrong"
+    if not location.complete:
+        text += " (the search stopped early; there may be more)"
+    hint = words.CAUSES["rows"] if location.by_row else "."
+    worst = None
+    if singles and not location.by_row:
+        worst = tuple(int(i) for i in np.unravel_index(singles[0], target))
+    return Finding("partial", text + hint, worst)
+
+
+def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int, ...], hidden: bool,
+              dims: set[int], what: str, rng: np.random.Generator, atol: float | None,
+              finding: Finding | None = None) -> GradCheckResult:
+    """Turn the evidence into a result: ok, or the best diagnosis of what is wrong."""
+    evidence = gathered.evidence
+    if finding is None and not evidence.passed:
+        finding = global_hypotheses(evidence, A, name=name, target=target, hidden=hidden, dims=dims, what=what)
+        if finding is None and evidence.is_full:
+            finding = partial_finding(evidence, A, name=name, target=target, hidden=hidden)
+        if finding is None and not evidence.is_full and evidence.m > 1:
+            finding = wrong_outputs_finding(evidence, name=name, target=target)
+        if finding is None and not evidence.is_full and evidence.m == 1:
+            sampled = [p for p in evidence.probes if p.kind == "entry"]
+            wrong_share = sum(WRONG in p.status for p in sampled) / max(len(sampled), 1)
+            if wrong_share <= 0.5:
+                location = localise(evidence, gathered.f0, 0.0 if atol is None else float(atol), rng)
+                if location.blocks and not location.spread:
+                    finding = _located_finding(location, name, target)
+                    first_row = location.blocks[0]
+                    if location.by_row and first_row[1] - first_row[0] == 1:
+                        row_size = evidence.n // target[0]
+                        column = find_one(evidence, gathered.f0, 0.0 if atol is None else float(atol), rng,
+                                          offset=first_row[0] * row_size, count=row_size)
+                        worst = tuple(int(i) for i in np.unravel_index(first_row[0] * row_size + column, target))
+                        finding = Finding(finding.diagnosis, finding.text, worst)
+    relative = evidence.relative_errors(A)
+    max_rel = float(np.nanmax(relative)) if relative.size else 0.0
+    errors = entry_errors(evidence, A, target)
+    worst = None
+    if np.any(np.isfinite(errors)):
+        candidate = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(errors)), target))
+        flat = int(np.ravel_multi_index(candidate, target))
+        # in fast mode a sampled entry is only "worst" if it is actually wrong
+        if evidence.passed or evidence.is_full or _entry_is_wrong(evidence, flat):
+            worst = candidate
+    rel_error = _norm_error(evidence, A)
+    if evidence.passed:
+        text = f"matches {what} (largest relative error {max_rel:.1e} over {evidence.describe()})."
+        finding = Finding("ok", text)
+    elif finding is None:
+        finding = wrong_finding(evidence, A, name=name, target=target, hidden=hidden, what=what,
+                                worst_index=worst, max_rel_error=max_rel)
+    if finding.worst_index is not None:
+        worst = finding.worst_index
+    text = finding.text
+    if evidence.kinks and evidence.method != "compare":
+        text += (f" Note: f has a kink near x (a ReLU/max/abs input at or near 0), so "
+                 f"{evidence.kinks} probe{'s were' if evidence.kinks > 1 else ' was'} judged with "
+                 "smaller or one-sided steps.")
+    precision = gathered.precision
+    if precision is not None and precision.note:
+        text += f" ({precision.note}.)"
+    evaluations = gathered.evaluate.count if gathered.evaluate is not None else 0
+    checked = evidence.describe() + (f", {evaluations} calls" if evidence.method != "compare" else "")
+    return make_result(finding.diagnosis, name, text, max_rel_error=max_rel, worst_index=worst,
+                   rel_error=rel_error, method=evidence.method, evaluations=evaluations, checked=checked,
+                   precision=describe(precision) if precision is not None else "",
+                   kinks=evidence.kinks if evidence.method != "compare" else 0, hidden=hidden,
+                   errors=None if hidden else errors)
+
+
+def _entry_is_wrong(evidence: Evidence, flat: int) -> bool:
+    """Whether the sampled entry at target-flat index ``flat`` failed (fast evidence)."""
+    output, index = divmod(flat, evidence.n)
+    return any(p.kind == "entry" and p.index == index and p.status[output] == WRONG for p in evidence.probes)
+
+
+def _norm_error(evidence: Evidence, A: np.ndarray) -> float:
+    measured, centers = evidence.measure(A), evidence.centers
+    if not evidence.is_full:
+        keep = [k for k, p in enumerate(evidence.probes) if p.kind == "direction"]
+        measured, centers = measured[keep], centers[keep]
+    reference = float(np.linalg.norm(centers))
+    difference = float(np.linalg.norm(measured - centers))
+    if reference == 0:
+        return 0.0 if difference == 0 else float("inf")
+    return difference / reference
