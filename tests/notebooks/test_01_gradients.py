@@ -17,7 +17,9 @@ import matplotlib.image as mpimg  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
 
+from autograder import NOTEBOOKS_DIR, REPO_ROOT  # noqa: E402
 from autograder.mistakes import Mistake, load_mistakes, plant  # noqa: E402
+from autograder.release import find_leaks  # noqa: E402
 from tests.notebooks.harness import (  # noqa: E402
     cell_by_grade_id, error_text, errored_cells, execute, figures, output_text, release_path,
     solution_path,
@@ -155,6 +157,13 @@ def test_release_keeps_stubs_and_drops_solutions() -> None:
         assert "# YOUR CODE HERE" in cell.source
         assert f'raise NotImplementedError("Exercise {number}: {grade_id}")' in cell.source
     assert all(not c.get("outputs") for c in released.cells if c.cell_type == "code")
+
+
+def test_no_solution_or_hidden_line_leaks() -> None:
+    """Does no line of this notebook's solutions or hidden tests appear in a release or in utils/?"""
+    shipped = sorted(NOTEBOOKS_DIR.rglob("*.ipynb")) + sorted((REPO_ROOT / "utils").rglob("*.py"))
+    assert shipped
+    assert find_leaks(solution_path(ASSIGNMENT).parent, shipped) == []
 
 
 # ------------------------------------------------------------------- executed (slow)
