@@ -24,6 +24,7 @@ import linecache
 import os
 import re
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -31,6 +32,7 @@ HIDDEN_BEGIN = re.compile(r"^\s*###\s*BEGIN HIDDEN TESTS")
 HIDDEN_END = re.compile(r"^\s*###\s*END HIDDEN TESTS")
 DIAGNOSIS = re.compile(r"^\[(\w+)\]\s")
 OUTPUT_CHARS = 50_000
+GRACE_SECONDS = 3.0          # how long a soft interrupt of student code may take
 SAFE_STUDENT_ERRORS = ("NotImplementedError", "NameError", "TimeoutError", "RecursionError",
                        "MemoryError")
 
@@ -44,15 +46,21 @@ class StudentException(Exception):
 
 
 class Channel:
-    """The judge's end of the protocol (private descriptors; stdout is for tests' prints)."""
+    """The judge's ends of the protocol: to the grader (commands, results) and straight to
+    the student's process (calls), on private descriptors; stdout is for tests' prints."""
 
-    def __init__(self, cmd_fd: int, out_fd: int) -> None:
+    def __init__(self, cmd_fd: int, out_fd: int, runner_in: int, runner_out: int) -> None:
         from autograder import record
         self.record = record
         self.reader = record.FrameReader(cmd_fd)
         self.out_fd = out_fd
-        self.stopped = ""
+        self.runner_reader = record.FrameReader(runner_in)
+        self.runner_out = runner_out
+        self.stopped = ""           # why the student's process can take no more calls
+        self.runner_state = "ok"    # ok | timeout | closed | protocol: ...
         self.in_test = False
+        self.deadline = 0.0         # monotonic time when the current test's calls must end
+        self.timeout = 0.0
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
         self.record.write_frame(self.out_fd, header, blobs)
@@ -60,6 +68,33 @@ class Channel:
     def read(self) -> tuple[dict, list[bytes]]:
         header, blobs, _ = self.reader.read()
         return header, blobs
+
+    def to_runner(self, header: dict, blobs: list[bytes] = ()) -> None:
+        try:
+            self.record.write_frame(self.runner_out, header, blobs)
+        except OSError:
+            self._lose("closed", "the notebook's process is gone")
+
+    def from_runner(self) -> tuple[dict, list[bytes]]:
+        """The student's next frame, within the test's time (plus grace), else StudentStopped."""
+        record = self.record
+        try:
+            header, blobs, _ = self.runner_reader.read(self.deadline + GRACE_SECONDS)
+        except record.ChannelTimeout:
+            self._lose("timeout", f"timed out after {self.timeout:g} s")
+        except record.ChannelClosed:
+            self._lose("closed", "the notebook's process died")
+        except record.WireError as err:
+            self._lose(f"protocol: {err}", "the notebook's process broke the grader's protocol")
+        if header.get("op") not in ("return", "raise", "callback"):
+            self._lose(f"protocol: unexpected message {str(header.get('op'))[:40]!r}",
+                       "the notebook's process broke the grader's protocol")
+        return header, blobs
+
+    def _lose(self, state: str, message: str):
+        self.runner_state = state
+        self.stopped = message
+        raise StudentStopped(message)
 
 
 class Exercise:
@@ -85,9 +120,10 @@ class Exercise:
             return len(registered) - 1
 
         tree, blobs = record.encode((args, kwargs), register)
-        channel.send({"op": "call", "name": self.__name__, "args": tree}, blobs)
+        channel.to_runner({"op": "call", "name": self.__name__, "args": tree,
+                           "timeout": max(channel.deadline - time.monotonic(), 0.05)}, blobs)
         while True:
-            header, blobs = channel.read()
+            header, blobs = channel.from_runner()
             op = header.get("op")
             if op == "callback":
                 self._callback(registered, header, blobs)
@@ -106,10 +142,6 @@ class Exercise:
             if op == "raise":
                 raise _student_error(self.__name__, str(header.get("type", "Exception")),
                                      str(header.get("message", "")), header.get("traceback") or [])
-            if op == "stopped":
-                channel.stopped = str(header.get("message", "the notebook stopped"))
-                raise StudentStopped(channel.stopped)
-            raise RuntimeError(f"unexpected message {op!r} from the student's process")
 
     def _callback(self, registered: list, header: dict, blobs: list[bytes]) -> None:
         record = self.channel.record
@@ -117,9 +149,10 @@ class Exercise:
             fn = registered[header["id"]]
             args, kwargs = record.decode(header.get("args"), blobs)
             tree, out = record.encode(fn(*args, **kwargs))
-            self.channel.send({"op": "return", "value": tree}, out)
         except Exception as exc:                            # noqa: BLE001 (goes back to the student)
-            self.channel.send({"op": "raise", "type": type(exc).__name__, "message": str(exc)[:2000]})
+            self.channel.to_runner({"op": "raise", "type": type(exc).__name__, "message": str(exc)[:2000]})
+        else:
+            self.channel.to_runner({"op": "return", "value": tree}, out)
 
 
 def _student_error(function: str, name: str, message: str, tb: list | None = None) -> BaseException:
@@ -255,6 +288,8 @@ class Judge:
         error = None
         saved = sys.stdout, sys.stderr
         self.channel.in_test = True
+        self.channel.timeout = float(header.get("timeout", 30.0))
+        self.channel.deadline = time.monotonic() + self.channel.timeout
         try:
             for code, hidden in parts:
                 sink = visible if hidden is False or (hidden is None and not hidden_set) else io.StringIO()
@@ -277,8 +312,10 @@ class Judge:
             output += "Hidden tests passed.\n"
         elif hidden_set and parts and parts[0][1] is None:
             output = "(output not shown: this test contains hidden checks)\n"
-        self.channel.send({"op": "result", "passed": error is None,
-                           "output": output[:OUTPUT_CHARS], "error": error})
+        if self.channel.runner_state == "ok":
+            self.channel.to_runner({"op": "end"})
+        self.channel.send({"op": "result", "passed": error is None, "output": output[:OUTPUT_CHARS],
+                           "error": error, "runner": self.channel.runner_state})
 
     def serve(self) -> None:
         self.channel.send({"op": "ready"})
@@ -291,20 +328,23 @@ class Judge:
                 self.setup(header)
             elif header.get("op") == "test":
                 self.test(header)
-            elif header.get("op") == "stopped":
-                self.channel.stopped = str(header.get("message", "the notebook stopped"))
             elif header.get("op") == "quit":
                 return
 
 
 def main() -> None:
-    exercises = json.loads(sys.argv[1])
+    config = json.loads(sys.argv[1])
+    serve(config["exercises"], config["runner_in"], config["runner_out"])
+
+
+def serve(exercises: list[str], runner_in: int, runner_out: int) -> None:
+    """Move the protocol off stdin/stdout, then judge until the grader closes the channel."""
     cmd_fd, out_fd = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     import numpy  # noqa: F401  (warm: tests use it)
-    Judge(Channel(cmd_fd, out_fd), exercises).serve()
+    Judge(Channel(cmd_fd, out_fd, runner_in, runner_out), exercises).serve()
     sys.stdout.flush()
     os._exit(0)
 

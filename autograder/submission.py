@@ -55,15 +55,17 @@ class _Run:
     stopped: str = ""
     stopped_at: int | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)   # (what, seconds) for profiling
+    calls: int = 0                                                  # exercise calls relayed
 
 
 class _Process:
     """A child speaking frames on its stdin/stdout, its stderr kept in a private temp file."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, pass_fds: tuple = ()) -> None:
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, env=env, cwd=cwd, start_new_session=True)
+                                     stderr=self.stderr, env=env, cwd=cwd, start_new_session=True,
+                                     pass_fds=pass_fds)
         self.reader = record.FrameReader(self.proc.stdout.fileno())
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
@@ -216,15 +218,27 @@ def _judge_cells(source: SourceNotebook) -> list[tuple[int, Cell]]:
 def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str, workdir: Path,
              seed: int, timeout: float, memory_mb: int, started: float) -> None:
     overall = started + STARTUP_SECONDS + OVERALL_FACTOR * timeout
+    to_runner_r, to_runner_w = os.pipe()        # judge -> student, straight (no relay)
+    to_judge_r, to_judge_w = os.pipe()          # student -> judge
     limits = {"memory_mb": memory_mb, "cpu_seconds": int(OVERALL_FACTOR * timeout + 30),
-              "file_mb": 64, "processes": 64, "isolate_network": kind == sandbox.RLIMIT}
+              "file_mb": 64, "processes": 64, "isolate_network": kind == sandbox.RLIMIT,
+              "judge_in": to_runner_r, "judge_out": to_judge_w}
     runner_argv = [sys.executable, "-m", "autograder._engine_runner", json.dumps(limits)]
-    runner = _Process(sandbox.command(kind, workdir, runner_argv),
-                      sandbox.environment(workdir, seed), workdir)
     judge_env = dict(os.environ, BACKPROP_LAB_SEED=str(seed), MPLBACKEND="Agg", PYTHONHASHSEED="0",
                      **sandbox.single_thread_env())
-    judge = _Process([sys.executable, "-m", "autograder.judge", json.dumps(list(source.exercises))],
-                     judge_env, source.path.parent)
+    config = {"exercises": list(source.exercises), "runner_in": to_judge_r, "runner_out": to_runner_w}
+    try:
+        runner = _Process(sandbox.command(kind, workdir, runner_argv),
+                          sandbox.environment(workdir, seed), workdir, (to_runner_r, to_judge_w))
+        try:
+            judge = _Process([sys.executable, "-m", "autograder.judge", json.dumps(config)],
+                             judge_env, source.path.parent, (to_judge_r, to_runner_w))
+        except BaseException:
+            runner.close()
+            raise
+    finally:
+        for fd in (to_runner_r, to_runner_w, to_judge_r, to_judge_w):
+            os.close(fd)
     try:
         try:
             header, _, _ = runner.read(time.monotonic() + STARTUP_SECONDS)
@@ -250,7 +264,8 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
                 run.timings.append((f"judge setup before {cell.grade_id}", time.monotonic() - tick))
                 tick = time.monotonic()
                 run.questions[index] = _test(cell, index, runner, judge, run, timeout, overall)
-                run.timings.append((f"{position} test {cell.grade_id}", time.monotonic() - tick))
+                run.timings.append((f"{position} test {cell.grade_id} ({run.calls} calls so far)",
+                                    time.monotonic() - tick))
                 later = tests[tests.index(cell.grade_id) + 1:]
                 feed.send_before(later[0] if later else None)
                 continue
@@ -357,15 +372,12 @@ def _stop(run: _Run, runner: _Process, judge: _Process, index: int, reason: str)
     run.stopped = reason
     run.stopped_at = index
     runner.kill()
-    try:
-        judge.send({"op": "stopped", "message": reason})
-    except record.ChannelClosed:
-        pass
 
 
 def _test(cell: Cell, index: int, runner: _Process, judge: _Process, run: _Run,
           timeout: float, overall: float) -> QuestionResult:
-    """Run test ``cell`` in the judge, relaying its calls to the student's process."""
+    """Run test ``cell`` in the judge, which calls the student's functions in the runner
+    directly; then take the runner back (or stop it, if the judge found it gone)."""
     if run.stopped:
         run.outputs[index] = [_error_output("NotRun", f"Not run: {run.stopped}")]
         return QuestionResult(cell.grade_id, 0.0, cell.points, NOT_RUN, message=f"not run: {run.stopped}")
@@ -376,37 +388,40 @@ def _test(cell: Cell, index: int, runner: _Process, judge: _Process, run: _Run,
         for finding in checked.get("findings") or []:
             run.findings.append(f"{str(finding)[:200]} (seen before test '{cell.grade_id}'; the test "
                                 "was checked with the real numpy and utils, so this earned nothing)")
+        runner.send({"op": "serve"})
+    except record.ChannelClosed:
+        _stop(run, runner, judge, index, f"the notebook stopped before test '{cell.grade_id}': "
+                                         f"{runner.death()}")
     except Stopped as stop:
         _stop(run, runner, judge, index, f"the notebook stopped before test '{cell.grade_id}': {stop}")
     except ProtocolViolation as err:
         voided = f"the notebook's process broke the grader's protocol ({err})"
         _stop(run, runner, judge, index, voided)
-    judge.send({"op": "test", "source": cell.source, "grade_id": cell.grade_id})
-    cell_deadline = min(time.monotonic() + timeout, overall)
-    while True:
-        header, blobs, raw = judge.read(overall)
-        op = header.get("op")
-        if op == "result":
-            break
-        if run.stopped:                                     # the judge calls a dead process
-            judge.send({"op": "stopped", "message": run.stopped})
-            continue
-        left = cell_deadline - time.monotonic()
-        header.pop("blobs", None)
-        if op == "call":
-            header["timeout"] = max(left, 0.05)
+    judge.send({"op": "test", "source": cell.source, "grade_id": cell.grade_id,
+                "timeout": timeout, "runner_gone": bool(run.stopped)})
+    header = _expect(judge, "result", overall, "the judge")
+    state = str(header.get("runner", "ok"))
+    if run.stopped:
+        pass
+    elif state == "ok":
         try:
-            runner.send_raw(record.pack_frame(header, blobs))
-            reply = _read_runner(runner, min(cell_deadline + GRACE_SECONDS, overall), timeout,
-                                 {"return", "raise", "callback"})
+            _read_runner(runner, min(time.monotonic() + timeout + GRACE_SECONDS, overall), timeout,
+                         {"served"})
         except Stopped as stop:
             _stop(run, runner, judge, index, f"the notebook stopped during test '{cell.grade_id}': {stop}")
-            continue
-        except (ProtocolViolation, record.ChannelClosed) as err:
+        except ProtocolViolation as err:
             voided = f"the notebook's process broke the grader's protocol during test '{cell.grade_id}' ({err})"
             _stop(run, runner, judge, index, voided)
-            continue
-        judge.send_raw(reply["_raw"])
+    elif state == "timeout":
+        _stop(run, runner, judge, index,
+              f"the notebook stopped during test '{cell.grade_id}': timed out after {timeout:g} s")
+    elif state == "closed":
+        runner.proc.poll()
+        _stop(run, runner, judge, index,
+              f"the notebook stopped during test '{cell.grade_id}': {runner.death()}")
+    else:
+        voided = f"the notebook's process broke the grader's protocol during test '{cell.grade_id}' ({state})"
+        _stop(run, runner, judge, index, voided)
     error = header.get("error") or {}
     outputs = [{"output_type": "stream", "name": "stdout", "text": header["output"]}] if header.get("output") else []
     if voided:
@@ -417,6 +432,8 @@ def _test(cell: Cell, index: int, runner: _Process, judge: _Process, run: _Run,
         run.outputs[index] = outputs
         return QuestionResult(cell.grade_id, cell.points, cell.points, PASSED)
     message = str(error.get("message") or error.get("evalue") or "the test failed")
+    if error.get("stopped") and run.stopped:
+        message = run.stopped
     run.outputs[index] = outputs + [{"output_type": "error", "ename": str(error.get("ename", "Error")),
                                      "evalue": str(error.get("evalue", message)),
                                      "traceback": list(error.get("traceback") or [message])}]

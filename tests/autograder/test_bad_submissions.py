@@ -201,7 +201,7 @@ def test_flood_of_output_is_truncated(source: Path, tmp_path: Path) -> None:
     nb = set_answer(nb, "relu_grad", "def relu_grad(x, dout):\n    for i in range(200_000):\n"
                                      "        print('spam', i)\n    return dout * (x > 0)")
     path = tmp_path / "graded.ipynb"
-    result = grade(source, tmp_path, nb, autograded_path=path)
+    result = grade(source, tmp_path, nb, autograded_path=path, timeout=60)
     assert result.score == FULL
     assert path.stat().st_size < 600_000
     assert "output truncated" in outputs_of(path)
