@@ -59,16 +59,16 @@ def global_hypotheses(evidence: Evidence, A: np.ndarray, *, name: str, target: t
         return None
     for candidate in transposes(A, target, evidence.m):
         if evidence.matches(candidate, SLACK):
-            return Finding("transposed", f"your {name} is the transpose of {what}" + words.CAUSES["transposed"])
+            return Finding("transposed", f"your {name} is the transpose of {what}" + words.cause("transposed", what))
     c = fit_scale(evidence, A)
     if np.isfinite(c) and c != 0 and abs(c - 1) > 1e-2 and evidence.matches(A / c, SLACK):
         if abs(c + 1) <= 1e-2:
-            return Finding("sign", f"your {name} has the opposite sign of {what}" + words.CAUSES["sign"])
+            return Finding("sign", f"your {name} has the opposite sign of {what}" + words.cause("sign", what))
         if hidden:
             size = "larger" if abs(c) > 1 else "smaller"
             text = f"your {name} is a constant factor {size} than {what}"
             if c < 0:
-                return Finding("sign", text + " and has the opposite sign" + words.CAUSES["sign"])
+                return Finding("sign", text + " and has the opposite sign" + words.cause("sign", what))
             return Finding("scale", text + " — check every scalar factor (averages over the batch, ½, 2).")
         label = words.factor(c)
         if c < 0:
@@ -79,17 +79,15 @@ def global_hypotheses(evidence: Evidence, A: np.ndarray, *, name: str, target: t
 
 
 def entry_errors(evidence: Evidence, A: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
-    """Relative error of every measured entry, shaped like ``target`` (``nan`` where unmeasured)."""
-    relative = evidence.relative_errors(A).max(axis=1)
-    errors = np.full(int(np.prod(target, dtype=np.int64)), np.nan)
-    n = evidence.n
-    for k, probe in enumerate(evidence.probes):
-        if probe.kind == "entry":
-            if evidence.m == 1:
-                errors[probe.index] = relative[k]
-            else:  # Jacobian column i: entries (j, i) for every output j
-                column = evidence.relative_errors(A)[k]
-                errors[np.arange(evidence.m) * n + probe.index] = column
+    """Relative error of every measured entry, shaped like ``target`` (``nan`` where unmeasured).
+
+    For a Jacobian, probing input ``i`` measures the whole column ``(·, i)``.
+    """
+    relative = evidence.relative_errors(A)  # (K, m)
+    entry = evidence.table()["entry"]
+    rows = np.flatnonzero(entry >= 0)
+    errors = np.full((evidence.m, evidence.n), np.nan)
+    errors[:, entry[rows]] = relative[rows].T
     return errors.reshape(target)
 
 
@@ -159,15 +157,13 @@ def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple
     text += ")."
     if reference_is_zero(evidence) and not hidden:
         return Finding("wrong", text + f" {what[0].upper() + what[1:]} is zero here, yours is not.", worst_index)
-    return Finding("wrong", text + words.CAUSES["wrong"], worst_index)
+    return Finding("wrong", text + words.cause("wrong", what), worst_index)
 
 
 def wrong_outputs_finding(evidence: Evidence, *, name: str, target: tuple[int, ...]) -> Finding | None:
     """Partly right Jacobian (fast evidence): each probe measures every output, so the outputs
     (rows of ``J``) whose measurements disagree are known without further calls."""
-    wrong = np.zeros(evidence.m, dtype=bool)
-    for probe in evidence.probes:
-        wrong |= np.array([status == "wrong" for status in probe.status])
+    wrong = evidence.table()["wrong"].any(axis=0)
     count = int(wrong.sum())
     if count == 0 or count > evidence.m // 2:
         return None

@@ -29,7 +29,8 @@ class Evidence:
     """Measurements of the reference, each with a tolerance half-width.
 
     ``centers`` and ``widths`` have shape ``(K, m)``; probe ``k`` measures a candidate ``B``
-    (shape ``(m, n)``) as ``B[:, index]`` or ``B @ u``.
+    (shape ``(m, n)``) as ``B[:, index]`` or ``B @ u``. :func:`from_arrays` builds the same
+    tables directly (no probe objects) for :func:`~utils.gradcheck.compare`.
     """
 
     shape: tuple[int, ...]
@@ -40,18 +41,43 @@ class Evidence:
     rtol: float = 0.0
     floor: np.ndarray = field(default_factory=lambda: np.zeros(1))
     line: Line | None = None
+    dense: dict | None = None
+    _cache: dict | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    def refresh(self) -> None:
+        """Forget the tables built from the probes (after a probe's status changed)."""
+        self._cache = None
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Arrays over the probes: centers, widths, taus, wrong ``(K, m)``; kinky, unsure, entry ``(K,)``."""
+        if self.dense is not None:
+            return self.dense
+        if self._cache is None or self._cache["count"] != len(self.probes):
+            probes, K, m = self.probes, len(self.probes), self.m
+            self._cache = {
+                "count": K,
+                "centers": np.array([p.center for p in probes]).reshape(K, m),
+                "widths": np.array([p.width for p in probes]).reshape(K, m),
+                "taus": np.array([p.first["tau"] if p.first and "tau" in p.first else p.width
+                                  for p in probes]).reshape(K, m),
+                "wrong": np.array([[s == WRONG for s in p.status] for p in probes], dtype=bool).reshape(K, m),
+                "kinky": np.array([any(s in (KINK, RESOLVED, UNSURE) for s in p.status) for p in probes], dtype=bool),
+                "unsure": np.array([UNSURE in p.status for p in probes], dtype=bool),
+                "entry": np.array([p.index if p.kind == "entry" else -1 for p in probes], dtype=np.int64),
+            }
+        return self._cache
+
     @property
     def centers(self) -> np.ndarray:
-        return np.array([p.center for p in self.probes]).reshape(len(self.probes), self.m)
+        return self.table()["centers"]
 
     @property
     def widths(self) -> np.ndarray:
-        return np.array([p.width for p in self.probes]).reshape(len(self.probes), self.m)
+        return self.table()["widths"]
 
     @property
     def is_full(self) -> bool:
@@ -62,14 +88,13 @@ class Evidence:
         """The measurements of a candidate ``B`` of shape ``(m, n)``, shape ``(K, m)``."""
         if self.is_full:
             return np.ascontiguousarray(B.T)
-        rows = []
-        for probe in self.probes:
-            rows.append(B[:, probe.index] if probe.kind == "entry" else B @ probe.u)
+        rows = [B[:, probe.index] if probe.kind == "entry" else B @ probe.u for probe in self.probes]
         return np.array(rows).reshape(len(self.probes), self.m)
 
     def excess(self, B: np.ndarray) -> np.ndarray:
         """``|M(B) − center| / width`` per measurement: at most 1 where ``B`` agrees."""
-        return np.abs(self.measure(B) - self.centers) / self.widths
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return np.abs(self.measure(B) - self.centers) / self.widths
 
     def matches(self, B: np.ndarray, slack: float = 1.0) -> bool:
         """Whether candidate ``B`` agrees with every measurement (within ``slack`` widths)."""
@@ -82,35 +107,31 @@ class Evidence:
 
     def relative_errors(self, B: np.ndarray) -> np.ndarray:
         """Relative error per measurement, beyond any kink band: shape ``(K, m)``."""
-        measured, centers, widths = self.measure(B), self.centers, self.widths
-        slack = np.maximum(widths - self._tau_only(), 0.0)  # the kink band, if any
-        excess = np.maximum(np.abs(measured - centers) - slack, 0.0)
-        scale = np.maximum(np.maximum(np.abs(measured), np.abs(centers)), self.floor_scale())
-        with np.errstate(invalid="ignore", divide="ignore"):
+        table = self.table()
+        measured, centers, widths = self.measure(B), table["centers"], table["widths"]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            slack = np.maximum(widths - table["taus"], 0.0)  # the kink band, if any
+            excess = np.maximum(np.abs(measured - centers) - slack, 0.0)
+            scale = np.maximum(np.maximum(np.abs(measured), np.abs(centers)), self.floor)
             return np.where(scale > 0, excess / scale, 0.0)
-
-    def _tau_only(self) -> np.ndarray:
-        return np.array([p.first["tau"] if p.first and "tau" in p.first else p.width
-                         for p in self.probes]).reshape(len(self.probes), self.m)
-
-    def floor_scale(self) -> np.ndarray:
-        """The typical size of one reference entry per output (so tiny entries aren't judged alone)."""
-        return self.floor
 
     @property
     def kinks(self) -> int:
-        return sum(1 for p in self.probes if any(s in (KINK, RESOLVED, UNSURE) for s in p.status))
+        return int(self.table()["kinky"].sum())
 
     @property
     def unsure(self) -> int:
-        return sum(1 for p in self.probes if UNSURE in p.status)
+        return int(self.table()["unsure"].sum())
 
     @property
     def passed(self) -> bool:
-        return all(WRONG not in p.status for p in self.probes)
+        return not bool(self.table()["wrong"].any())
 
-    def wrong_probes(self) -> list[int]:
-        return [k for k, p in enumerate(self.probes) if WRONG in p.status]
+    def entry_wrong(self, index: int, output: int = 0) -> bool:
+        """Whether entry ``index`` (of output ``output``) was measured and disagreed."""
+        table = self.table()
+        rows = np.flatnonzero(table["entry"] == index)
+        return bool(table["wrong"][rows, output].any()) if rows.size else False
 
     def describe(self) -> str:
         if self.method == "compare":
@@ -125,18 +146,17 @@ class Evidence:
         return " + ".join(parts)
 
 
-def from_arrays(expected: np.ndarray, rtol: float, atol: float) -> Evidence:
-    """Evidence that knows the reference exactly (for :func:`compare`): one probe per entry."""
-    G = np.asarray(expected, dtype=np.float64).reshape(1, -1)
+def from_arrays(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> Evidence:
+    """Evidence that knows the reference exactly (for :func:`compare`): every entry, as tables."""
+    G = np.asarray(expected, dtype=np.float64).reshape(-1, 1)
+    A = np.asarray(actual, dtype=np.float64).reshape(-1, 1)
     scale = float(np.sqrt(np.mean(G ** 2))) if G.size else 0.0
-    probes = []
-    evidence = Evidence(shape=tuple(np.shape(expected)), m=1, probes=probes, method="compare", rtol=rtol,
-                        floor=np.array([scale]))
-    tau = rtol * np.maximum(np.abs(G[0]), scale) + atol
-    for i in range(G.shape[1]):
-        probes.append(Probe(kind="entry", index=i, center=G[:, i], student=G[:, i],
-                            width=np.array([tau[i]]), status=["smooth"], first={"tau": np.array([tau[i]])}))
-    return evidence
+    tau = rtol * np.maximum(np.abs(G), scale) + atol
+    none = np.zeros(G.shape[0], dtype=bool)
+    dense = {"count": G.shape[0], "centers": G, "widths": tau, "taus": tau, "wrong": np.abs(A - G) > tau,
+             "kinky": none, "unsure": none, "entry": np.arange(G.shape[0])}
+    return Evidence(shape=tuple(np.shape(expected)), m=1, probes=[], method="compare", rtol=rtol,
+                    floor=np.array([scale]), dense=dense)
 
 
 def choose_probes(A: np.ndarray, shape: tuple[int, ...], *, rng: np.random.Generator, full: bool,
@@ -203,6 +223,7 @@ def collect(line: Line, shape: tuple[int, ...], A: np.ndarray, f0: np.ndarray, p
             if probe.kind != "entry" and WRONG in probe.status:
                 probe.status = [UNSURE if s == WRONG else s for s in probe.status]
                 probe.width = np.where(np.array(probe.status) == UNSURE, np.inf, probe.width)
+        evidence.refresh()
     if any(UNSURE in p.status for p in probes):
         # directions crossing several exact kinks could not be judged: look at more entries
         taken = {p.index for p in probes if p.kind == "entry"}

@@ -107,3 +107,16 @@ CAUSES = {
     "rows": (" — if several examples reach the same row (a word that occurs twice), their "
              "gradients must be added (np.add.at(dE, ids, d)), not overwritten (dE[ids] = d)."),
 }
+
+PLAIN_CAUSES = {
+    "sign": " — check the sign of each term (a subtraction the wrong way round?).",
+    "transposed": " — check the order of a matrix product (A @ B is not B @ A) or a missing/extra .T.",
+    "wrong": " Check the formula step by step against a small example worked by hand.",
+}
+
+
+def cause(diagnosis: str, what: str) -> str:
+    """The likely cause, phrased for gradients and Jacobians or, for :func:`compare`, for any array."""
+    if what == "the expected array" and diagnosis in PLAIN_CAUSES:
+        return PLAIN_CAUSES[diagnosis]
+    return CAUSES[diagnosis]

@@ -172,7 +172,7 @@ def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int,
 def _entry_is_wrong(evidence: Evidence, flat: int) -> bool:
     """Whether the sampled entry at target-flat index ``flat`` failed (fast evidence)."""
     output, index = divmod(flat, evidence.n)
-    return any(p.kind == "entry" and p.index == index and p.status[output] == WRONG for p in evidence.probes)
+    return evidence.entry_wrong(index, output)
 
 
 def _norm_error(evidence: Evidence, A: np.ndarray) -> float:
