@@ -175,3 +175,24 @@ def test_plot_draws_heatmap():
     ax = plot_gradient_check(check_gradient(loss, W, wrong, name="dW"))
     assert ax.images and "dW" in ax.get_title()
     plt.close("all")
+
+
+def test_tiny_entries_are_not_judged_alone():
+    """Does a correct gradient with near-zero entries pass, where the max-elementwise relative error (cs231n) fails it?"""
+    x = np.array([1e-9, 0.5, -1.0, 2.0, 1e-8])
+    f = lambda z: float(np.sum(np.cosh(z)))  # noqa: E731
+    grad = np.sinh(x)
+    numerical = numerical_gradient(f, x)
+    elementwise = np.max(np.abs(numerical - grad) / np.maximum(np.abs(numerical) + np.abs(grad), 1e-300))
+    assert elementwise > 1e-4  # the habit of comparing entry by entry would fail this correct gradient
+    assert check_gradient(f, x, grad).passed
+
+
+def test_compare_is_fast_on_big_arrays():
+    """Does compare() diagnose a 300×300 array in well under a second (no per-entry Python loop)?"""
+    import time
+    rng = np.random.default_rng(10)
+    expected = rng.standard_normal((300, 300))
+    start = time.perf_counter()
+    assert compare(expected.T, expected).diagnosis == "transposed"
+    assert time.perf_counter() - start < 2.0
