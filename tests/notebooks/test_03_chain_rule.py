@@ -190,6 +190,16 @@ def test_example_gives_2_5_0(solution: dict) -> None:
     assert (grads["a"], grads["b"]) == (2.0, 3.0)
 
 
+def test_simple_example_gives_minus4_minus4_3(solution: dict) -> None:
+    """Does q = x + y, f = qz at (-2, 5, -4) give f = -12 and gradients (-4, -4, 3)?"""
+    g = Graph()
+    x, y, z = g.input("x", -2.0), g.input("y", 5.0), g.input("z", -4.0)
+    g.mul(g.add(x, y), z)
+    assert g.forward() == -12.0
+    grads = g.backward(_rules(solution))
+    assert (grads["x"], grads["y"], grads["z"]) == (-4.0, -4.0, 3.0)
+
+
 @pytest.mark.parametrize("one_gate", [False, True], ids=["eight_gates", "sigmoid_gate"])
 def test_sigmoid_neuron_numbers(solution: dict, one_gate: bool) -> None:
     """Does the neuron give 0.73, df/dw = (-0.20, -0.39, 0.20), df/dx = (0.39, -0.59)?"""
@@ -298,7 +308,8 @@ def test_solution_prints_the_worked_numbers(executed_solution) -> None:
     """Does the executed solution show the lecture's numbers where a student reads them?"""
     ran, _ = executed_solution
     text = "\n".join(_printed(c) for c in ran.cells if c.cell_type == "code")
-    for expected in ("df/dx, df/dy, df/dz = 2.0 5.0 0.0", "f = 0.73",
+    for expected in ("df/dx, df/dy, df/dz = -4.0 -4.0 3.0",
+                     "df/dx, df/dy, df/dz = 2.0 5.0 0.0", "f = 0.73",
                      "df/dw = [-0.2  -0.39  0.2 ]", "df/dx = [ 0.39 -0.59]",
                      "(df/dx, df/dy, df/dz) = (2, 5, 0) -- ok",
                      "one sigmoid gate: f = 0.73, df/dw = (-0.20, -0.39, 0.20)",
