@@ -194,26 +194,33 @@ def run_jobs(jobs: list[Job], limits: Limits, workers: int, progress: bool = Tru
     from . import submission  # noqa: F401  (imported before forking: workers start warm)
 
     results: dict[int, SubmissionResult] = {}
-    bar = tqdm(total=len(jobs), desc=label, unit="nb", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
-    with bar:
-        if workers <= 1 or len(jobs) <= 1:
+
+    def progress_bar():
+        return tqdm(total=len(jobs), desc=label, unit="nb", disable=not progress, file=sys.stderr,
+                    dynamic_ncols=True)
+
+    def done(bar, index: int) -> None:
+        bar.set_postfix_str(f"{jobs[index].student_id}: {results[index].status}")
+        bar.update()
+
+    if workers <= 1 or len(jobs) <= 1:
+        with progress_bar() as bar:
             for index, job in enumerate(jobs):
                 results[index] = grade_job(job, limits)
-                bar.set_postfix_str(f"{job.student_id}: {results[index].status}")
-                bar.update()
-        else:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(grade_job, job, limits): index for index, job in enumerate(jobs)}
+                done(bar, index)
+    else:
+        # Fork the workers before any thread exists (tqdm's monitor, the pool's manager).
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(grade_job, job, limits): index for index, job in enumerate(jobs)}
+            with progress_bar() as bar:
                 for future in as_completed(futures):
                     index = futures[future]
                     try:
                         results[index] = future.result()
                     except Exception as err:  # the worker process itself died
                         results[index] = ungraded(jobs[index], ERROR, f"grading worker failed: {err!r}")
-                    bar.set_postfix_str(f"{jobs[index].student_id}: {results[index].status}")
-                    bar.update()
+                    done(bar, index)
     return [results[index] for index in range(len(jobs))]
 
 

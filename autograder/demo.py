@@ -198,13 +198,17 @@ def run_demo(out_dir: Path, *, solutions_dir: Path = SOLUTIONS_DIR,
              timeout: float | None = None, progress: bool = True, sandbox: str = "auto",
              release_first: bool = True,
              max_mistakes: int | None = MISTAKES_PER_ASSIGNMENT) -> DemoOutcome:
-    """Release, build the sample class in ``out_dir/submissions``, grade it into ``out_dir``."""
+    """Release, build the sample class in ``out_dir/submissions``, grade it into ``out_dir``
+    (against a copy of the solutions in ``out_dir/solutions``)."""
     started = time.perf_counter()
-    names = release(solutions_dir, notebooks_dir) if release_first else list_assignments(solutions_dir)
-    if not names:
+    if not list_assignments(solutions_dir):
         raise DemoError(f"no assignments in {solutions_dir}: nothing to demonstrate")
     out_dir = out_dir.resolve()
     _prepare(out_dir)
+    # Grade against a snapshot, so that editing a solution meanwhile cannot skew the demo.
+    solutions_dir = shutil.copytree(solutions_dir, out_dir / "solutions",
+                                    ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    names = release(solutions_dir, notebooks_dir) if release_first else list_assignments(solutions_dir)
     isolated = _isolated(sandbox)
     escape_dir = out_dir / "escape-check"
     escape_dir.mkdir()

@@ -193,18 +193,18 @@ def write_grade_files(out_dir: Path) -> tuple[Path, Path]:
     return csv_path, db_path
 
 
-def statuses(db_url: str) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
-    """(assignment, student) -> [(notebook, status, reason)] from a gradebook we wrote."""
-    path = db_url.removeprefix("sqlite:///")
+def statuses(gradebook) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
+    """(assignment, student) -> [(notebook, status, reason)] from an open nbgrader
+    ``Gradebook`` we wrote (empty for any other gradebook)."""
+    from sqlalchemy import inspect, text
+
     found: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    with sqlite3.connect(path) as db:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if STATUS_TABLE not in tables:
-            return found
-        for student, assignment, notebook, status, reason in db.execute(
-                f"SELECT student_id, assignment, notebook, status, reason FROM {STATUS_TABLE} "
-                "ORDER BY notebook"):
-            found.setdefault((assignment, student), []).append((notebook, status, reason))
+    if STATUS_TABLE not in inspect(gradebook.engine).get_table_names():
+        return found
+    rows = gradebook.db.execute(text(f"SELECT student_id, assignment, notebook, status, reason "
+                                     f"FROM {STATUS_TABLE} ORDER BY notebook"))
+    for student, assignment, notebook, status, reason in rows:
+        found.setdefault((assignment, student), []).append((notebook, status, reason))
     return found
 
 
@@ -221,7 +221,7 @@ class StatusCsvExportPlugin(_export_plugin_base()):
     def export(self, gradebook) -> None:
         super().export(gradebook)
         dest = Path(self.to or "grades.csv")
-        known = statuses(gradebook.db_url)
+        known = statuses(gradebook)
         with dest.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         fields = list(rows[0].keys()) if rows else []

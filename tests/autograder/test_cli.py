@@ -1,0 +1,102 @@
+"""The command line: `python -m autograder ...` / `backprop-lab ...`."""
+
+from __future__ import annotations
+
+import copy
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.__main__ import main
+from autograder.release import release
+from tests.autograder.test_release import HIDDEN_LINE, example_course
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
+    """Does --help name release, grade, check and demo?"""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("release", "grade", "check", "demo"):
+        assert command in out
+
+
+def test_console_script_is_installed() -> None:
+    """Is `backprop-lab` the same entry point as `python -m autograder`?"""
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
+    assert scripts.get("backprop-lab") == "autograder.__main__:main"
+
+
+@pytest.fixture()
+def course(tmp_path: Path) -> Path:
+    root = example_course(tmp_path / "course")
+    release(root / "solutions", root / "notebooks")
+    return root
+
+
+def test_grade_rejects_unknown_assignment_clearly(course: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    """Does a misspelt assignment fail with exit 2, naming the assignments there are?"""
+    (tmp_path / "subs").mkdir()
+    code = main(["grade", "00_exampel", "--submissions", str(tmp_path / "subs"),
+                 "--source", str(course / "solutions"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no assignment '00_exampel'" in err and "00_example" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_grade_rejects_missing_submissions_folder(course: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    """Does a submissions folder that does not exist fail with exit 2 and say so?"""
+    code = main(["grade", "00_example", "--submissions", str(tmp_path / "nowhere"),
+                 "--source", str(course / "solutions"), "--out", str(tmp_path / "out")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--jobs", "0"], ["--timeout", "-1"], ["--memory", "lots"]])
+def test_grade_rejects_bad_limits(option: list[str], tmp_path: Path) -> None:
+    """Are a zero job count, a negative timeout and a non-number memory refused by the parser?"""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", "00_example", "--submissions", str(tmp_path), *option])
+    assert exit_info.value.code == 2
+
+
+def test_check_refuses_a_notebook_that_is_not_released(course: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """Does `check` on an unknown notebook say which notebooks it knows?"""
+    stray = tmp_path / "mine.ipynb"
+    stray.write_text("{}")
+    code = main(["check", str(stray), "--release", str(course / "notebooks")])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a released notebook" in err and "00_example/example.ipynb" in err
+    assert main(["check", str(tmp_path / "absent.ipynb")]) == 2
+
+
+@pytest.mark.slow
+def test_check_reports_visible_tests_with_diagnosis(course: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """Does a student's self-check pass a right answer, and for a wrong one print the failing
+    visible test's message, all without running or showing the hidden test?"""
+    released = course / "notebooks" / "00_example" / "example.ipynb"
+    nb = nbformat.read(released, as_version=4)
+    work = tmp_path / "work" / "00_example"
+    work.mkdir(parents=True)
+    good, wrong = copy.deepcopy(nb), copy.deepcopy(nb)
+    for cell in good.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "def relu(x):\n    return np.maximum(x, 0.0)"
+    for cell in wrong.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "def relu(x):\n    return x"
+    nbformat.write(good, work / "example.ipynb")
+    assert main(["check", str(work / "example.ipynb"), "--release", str(course / "notebooks")]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 1 visible test(s) pass, 2/2" in out and "PASS" in out
+    nbformat.write(wrong, work / "example.ipynb")
+    assert main(["check", str(work / "example.ipynb"), "--release", str(course / "notebooks")]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "test_relu" in out and "AssertionError" in out
+    assert HIDDEN_LINE not in out and "Hidden tests run only when" in out
