@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import record, sandbox
+from . import _engine_judgepool, record, sandbox
 from .results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
                       VOIDED, QuestionResult, SubmissionResult)
 from .source import (ANSWER, FREE, MARKDOWN, SETUP, TEST, Assembled, Cell, NotebookError,
@@ -231,8 +231,11 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
         runner = _Process(sandbox.command(kind, workdir, runner_argv),
                           sandbox.environment(workdir, seed), workdir, (to_runner_r, to_judge_w))
         try:
-            judge = _Process([sys.executable, "-m", "autograder.judge", json.dumps(config)],
-                             judge_env, source.path.parent, (to_judge_r, to_runner_w))
+            judge = _engine_judgepool.spawn(config["exercises"], to_judge_r, to_runner_w, seed,
+                                            str(source.path.parent), judge_env)
+            if judge is None:
+                judge = _Process([sys.executable, "-m", "autograder.judge", json.dumps(config)],
+                                 judge_env, source.path.parent, (to_judge_r, to_runner_w))
         except BaseException:
             runner.close()
             raise
