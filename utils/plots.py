@@ -212,7 +212,7 @@ def plot_jacobians(jacobians: Mapping[str, np.ndarray], *, size: float = 3.6) ->
                              squeeze=False)
     for ax, (title, J) in zip(axes[0], jacobians.items()):
         plot_jacobian(J, ax=ax, title=title)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.04, right=0.98, bottom=0.15, top=0.88, wspace=0.35)
     return fig
 
 
