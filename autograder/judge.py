@@ -61,6 +61,7 @@ class Channel:
         self.in_test = False
         self.deadline = 0.0         # monotonic time when the current test's calls must end
         self.timeout = 0.0
+        self.calls = 0              # calls of student functions so far (for timings)
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
         self.record.write_frame(self.out_fd, header, blobs)
@@ -120,6 +121,7 @@ class Exercise:
             return len(registered) - 1
 
         tree, blobs = record.encode((args, kwargs), register)
+        channel.calls += 1
         channel.to_runner({"op": "call", "name": self.__name__, "args": tree,
                            "timeout": max(channel.deadline - time.monotonic(), 0.05)}, blobs)
         while True:
@@ -315,7 +317,8 @@ class Judge:
         if self.channel.runner_state == "ok":
             self.channel.to_runner({"op": "end"})
         self.channel.send({"op": "result", "passed": error is None, "output": output[:OUTPUT_CHARS],
-                           "error": error, "runner": self.channel.runner_state})
+                           "error": error, "runner": self.channel.runner_state,
+                           "calls": self.channel.calls})
 
     def serve(self) -> None:
         self.channel.send({"op": "ready"})

@@ -403,6 +403,7 @@ def _test(cell: Cell, index: int, runner: _Process, judge: _Process, run: _Run,
     judge.send({"op": "test", "source": cell.source, "grade_id": cell.grade_id,
                 "timeout": timeout, "runner_gone": bool(run.stopped)})
     header = _expect(judge, "result", overall, "the judge")
+    run.calls = int(header.get("calls") or 0)
     state = str(header.get("runner", "ok"))
     if run.stopped:
         pass
