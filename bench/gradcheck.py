@@ -14,7 +14,9 @@ network on a batch of 64, as a function of all its parameters packed into one ve
 * detection: how many mistakes of a corpus of typical student mistakes ``check_gradients``
   catches at that size, and with which diagnoses.
 
-BLAS runs on one thread throughout (threadpoolctl), for stable timings. Usage::
+BLAS runs on one thread throughout (threadpoolctl), for stable timings. Times are CPU seconds of
+this process by default (``--clock cpu``): with one thread they equal wall-clock time on an idle
+machine and stay meaningful on a busy shared one; ``--clock wall`` measures wall-clock time. Usage::
 
     python bench/gradcheck.py                     # sizes 1e3, 1e4, 1e5; sweep extrapolated from 2000 entries
     python bench/gradcheck.py --full-sweep        # the real 2n sweep (about 3 minutes at 1e5)
@@ -27,6 +29,7 @@ import argparse
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -113,6 +116,9 @@ class Problem:
         return grads
 
 
+clock: Callable[[], float] = time.process_time
+
+
 MISTAKES = ["sign flip", "missing 1/N", "factor 2", "bias over wrong axis", "missing ReLU mask",
             "softmax without -y", "one example only", "transposed dW1", "NaN", "one wrong entry"]
 
@@ -146,21 +152,21 @@ def time_sweep(problem: Problem, theta: np.ndarray, subset: int, real: bool) -> 
     """Seconds for the full sweep; extrapolated from ``subset`` random entries unless ``real``."""
     n = theta.size
     if real or n <= subset:
-        start = time.perf_counter()
+        start = clock()
         full_sweep(problem.flat_loss, theta)
-        return time.perf_counter() - start, False
+        return clock() - start, False
     entries = np.random.default_rng(0).choice(n, size=subset, replace=False)
-    start = time.perf_counter()
+    start = clock()
     full_sweep(problem.flat_loss, theta, entries)
-    return (time.perf_counter() - start) * n / subset, True
+    return (clock() - start) * n / subset, True
 
 
 def time_check(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: int) -> tuple[float, object]:
     times, result = [], None
     for repeat in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         result = check_gradient(problem.flat_loss, theta, grad, name="dtheta", rng=repeat)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times), result
 
 
@@ -186,9 +192,9 @@ def time_torch(problem: Problem, theta: np.ndarray, repeats: int) -> float | Non
     t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         torch.autograd.gradcheck(loss, (t,), fast_mode=True, eps=1e-6, atol=1e-5, rtol=1e-3)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -211,7 +217,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full-sweep", action="store_true", help="time the real 2n sweep at every size")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each fast timing (median)")
     parser.add_argument("--no-detection", action="store_true", help="skip the mistake-corpus detection")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="cpu: process CPU time (default; robust on a busy machine); wall: wall-clock")
     args = parser.parse_args(argv)
+    global clock
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     for size in sizes:
         if size not in SHAPES:
@@ -230,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((size, problem.size, check_time, result, sweep_time, extrapolated, torch_time, caught))
             details.append((problem.size, labels))
 
+    print(f"times: {'CPU time of this process' if args.clock == 'cpu' else 'wall-clock'}, "
+          "BLAS limited to one thread; check = median of --repeats runs on the correct gradient")
     header = (f"{'params':>8}  {'check':>9}  {'calls':>5}  {'passed':>6}  {'sweep (2n)':>14}  {'sweep/check':>11}  "
               f"{'torch fast':>10}  {'torch/check':>11}  {'corpus caught':>13}")
     print(header)

@@ -134,10 +134,11 @@ class Evidence:
         return bool(table["wrong"][rows, output].any()) if rows.size else False
 
     def describe(self) -> str:
+        entries = "1 entry" if self.n == 1 else f"{self.n} entries"
         if self.method == "compare":
-            return f"{self.n} entries (compare)"
+            return f"{entries} (compare)"
         if self.method == "full":
-            return f"all {self.n} entries"
+            return entries if self.n == 1 else f"all {entries}"
         kinds = [p.kind for p in self.probes]
         parts = [f"{kinds.count('direction') + kinds.count('student')} directions",
                  f"{kinds.count('entry')} entries"]
@@ -159,6 +160,14 @@ def from_arrays(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: flo
                     floor=np.array([scale]), dense=dense)
 
 
+def rademacher(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A random unit vector with entries ±1/√n: every entry weighs the same (so no single entry
+    can hide behind a near-zero weight), and it is cheap to draw for big ``n``."""
+    bits = np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8), count=n)
+    scale = 1.0 / np.sqrt(n)
+    return np.where(bits.astype(bool), scale, -scale)
+
+
 def choose_probes(A: np.ndarray, shape: tuple[int, ...], *, rng: np.random.Generator, full: bool,
                   directions: int, entries: int) -> list[Probe]:
     """Coordinate probes for every entry (full), or random directions + the student's + sampled entries."""
@@ -167,14 +176,16 @@ def choose_probes(A: np.ndarray, shape: tuple[int, ...], *, rng: np.random.Gener
         return [Probe(kind="entry", index=i) for i in range(n)]
     probes = []
     for _ in range(directions):
-        v = rng.standard_normal(n)
-        probes.append(Probe(kind="direction", v=v / np.linalg.norm(v)))
+        probes.append(Probe(kind="direction", v=rademacher(rng, n)))
     if A.shape[0] == 1 and np.any(A):
         norm = float(np.linalg.norm(A[0]))
         if np.isfinite(norm) and norm > 0:
             probes.append(Probe(kind="student", v=A[0] / norm))
-    sample = set(rng.choice(n, size=min(entries, n), replace=False).tolist())
-    largest = np.argsort(-np.linalg.norm(A, axis=0), kind="stable")[:2]
+    sample: set[int] = set()
+    while len(sample) < min(entries, n):  # distinct random entries (cheaper than a permutation of n)
+        sample.update(int(i) for i in rng.integers(0, n, size=entries - len(sample)))
+    sizes = np.linalg.norm(A, axis=0) if A.shape[0] > 1 else np.abs(A[0])
+    largest = np.argpartition(-sizes, 1)[:2] if n > 2 else np.arange(n)
     sample.update(int(i) for i in largest)
     probes.extend(Probe(kind="entry", index=i) for i in sorted(sample))
     return probes

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._evidence import Evidence, add_probe
+from ._evidence import Evidence, add_probe, rademacher
 from ._probe import WRONG, Probe
 
 BUDGET = 160
@@ -31,8 +31,7 @@ class Location:
 
 def _block_probe(n: int, offset: int, row_size: int, start: int, stop: int, rng: np.random.Generator) -> Probe:
     v = np.zeros(n)
-    piece = rng.standard_normal((stop - start) * row_size)
-    v[offset + start * row_size: offset + stop * row_size] = piece / np.linalg.norm(piece)
+    v[offset + start * row_size: offset + stop * row_size] = rademacher(rng, (stop - start) * row_size)
     return Probe(kind="block", v=v, block=(start, stop))
 
 

@@ -60,7 +60,7 @@ class Evaluator:
         self.out_shape: tuple[int, ...] | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.array(x, copy=True).reshape(self.shape)
+        x = np.asarray(x).reshape(self.shape)  # callers pass arrays made for this call only
         self.count += 1
         out = self.f(self.wrap(x) if self.wrap is not None else x)
         if isinstance(out, tuple):
@@ -96,6 +96,7 @@ class Probe:
     status: list[str] = field(default_factory=list)
     first: dict | None = None
     exact_kink: bool = False  # f showed a kink exactly at x along this probe
+    slope: np.ndarray | None = None  # the student's slope A @ v, computed once
 
 
 class Line:
@@ -119,6 +120,12 @@ class Line:
             if delta == 0.0:
                 raise FloatingPointError("step below the resolution of x")
             return self.evaluate(x), self.A[:, probe.index] * delta, abs(delta), None
+        if self.dtype == np.float64:
+            # float64 rounds x + t·v far below the step's own precision: take the step as exact
+            if probe.slope is None:
+                probe.slope = self.A @ probe.v
+            x = self.x64 + t * probe.v  # probe directions have unit length
+            return self.evaluate(x), t * probe.slope, abs(t), None
         x = (self.x64 + t * probe.v).astype(self.dtype)
         delta = x.astype(np.float64) - self.x64
         length = float(np.linalg.norm(delta))
@@ -134,7 +141,7 @@ class Line:
         span = lp + lm
         return {"h": h, "central": (r_plus - r_minus) / span, "plus": r_plus / lp, "minus": -r_minus / lm,
                 "student": (pp - pm) / span, "fp": fp, "fm": fm,
-                "u": None if dp is None else (dp - dm) / span}
+                "u": probe.v if dp is None and probe.kind != "entry" else None if dp is None else (dp - dm) / span}
 
     def first_pass(self, probe: Probe, h: float) -> None:
         """The plain central difference at ``h``: fills ``probe.center`` and ``probe.student``."""

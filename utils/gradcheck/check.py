@@ -212,7 +212,7 @@ def check_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, J: np.n
     x, J = _prepare(x, J, name)
     evaluate = Evaluator(f, x.shape, scalar=False)
     with threadpool_limits(limits=1):
-        evaluate(x)
+        evaluate(x.copy())
         out_shape = evaluate.out_shape
         target = tuple(out_shape) + tuple(x.shape)
         if J.shape != target:
