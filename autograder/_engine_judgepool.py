@@ -29,6 +29,10 @@ class ForkedJudge:
     def __init__(self, pid: int, cmd_fd: int, out_fd: int, stderr) -> None:
         from autograder import record
         self.pid = pid
+        try:                                # signal the process itself, never a reused pid
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
         self.cmd_fd = cmd_fd
         self.reader = record.FrameReader(out_fd)
         self.out_fd = out_fd
@@ -45,14 +49,18 @@ class ForkedJudge:
         return self.reader.read(deadline)
 
     def kill(self) -> None:
+        if self.pidfd is None:
+            return
         try:
-            os.kill(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
             pass
 
     def close(self) -> None:
         self.kill()
-        for fd in (self.cmd_fd, self.out_fd):
+        for fd in (self.cmd_fd, self.out_fd, self.pidfd):
+            if fd is None:
+                continue
             try:
                 os.close(fd)
             except OSError:

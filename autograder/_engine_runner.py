@@ -404,6 +404,7 @@ def main() -> None:
         except Exception:                                  # noqa: BLE001
             pass
     signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a file past its limit fails, not the run
     _limit(limits)
     runner = Runner(cmd_fd, out_fd, limits["judge_in"], limits["judge_out"])
     try:

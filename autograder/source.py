@@ -21,6 +21,7 @@ import nbformat
 ANSWER, TEST, SETUP, FREE, MARKDOWN = "answer", "test", "setup", "free", "markdown"
 _HIDDEN = re.compile(r"^[ \t]*###\s*BEGIN HIDDEN TESTS.*?^[ \t]*###\s*END HIDDEN TESTS[^\n]*$",
                      re.S | re.M)
+MAX_NOTEBOOK_BYTES = 64 * 2**20
 _ROLE_KEYS = ("grade", "solution", "locked", "points", "task")
 
 
@@ -82,6 +83,10 @@ def _text(source: object) -> str:
 def read_notebook(path: Path) -> dict:
     """The notebook at ``path`` as a JSON dict, checked to be nbformat v4 (else NotebookError)."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{Path(path).name}: {size / 2**20:.0f} MB is too large for a "
+                                f"notebook (limit {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs)")
         raw = Path(path).read_bytes()
     except OSError as err:
         raise NotebookError(f"{Path(path).name}: cannot be read ({err.strerror or err})") from None

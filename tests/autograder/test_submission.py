@@ -258,3 +258,28 @@ def test_real_solution_gets_full_marks(notebook: Path, tmp_path: Path) -> None:
                               workdir=tmp_path / "work", seed=11, timeout=60)
     assert result.status == OK, result.reason
     assert result.score == result.max_score > 0, [q for q in result.questions if q.status != PASSED]
+
+
+def _first_mistakes() -> list:
+    from autograder.mistakes import load_mistakes
+    found = []
+    for notebook in REAL:
+        mistakes = load_mistakes(notebook.parent.name)
+        if mistakes:
+            found.append((notebook, mistakes[0]))
+    return found
+
+
+@pytest.mark.parametrize("notebook, mistake", _first_mistakes(),
+                         ids=[f"{n.parent.name}:{m.name}" for n, m in _first_mistakes()])
+def test_planted_mistake_fails_its_test_with_its_diagnosis(notebook: Path, mistake, tmp_path: Path) -> None:
+    """Does the engine fail a real notebook's planted mistake in its visible test, with the
+    expected [diagnosis], and give every other question its points?"""
+    from autograder.mistakes import plant
+    planted = tmp_path / notebook.name
+    nbformat.write(plant(nbformat.read(notebook, as_version=4), mistake), str(planted))
+    result = grade_submission(notebook, planted, student_id="planted", assignment=notebook.parent.name,
+                              workdir=tmp_path / "work", seed=11, timeout=60)
+    question = by_id(result)[mistake.test]
+    assert question.status == FAILED and question.diagnosis == mistake.diagnosis, question
+    assert result.status == OK and 0 < result.score < result.max_score
