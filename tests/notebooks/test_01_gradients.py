@@ -36,6 +36,9 @@ EXERCISES = {  # answer cell -> (exercise number, visible test, points)
     "softmax_cross_entropy_gradient": ("1.5", "test_softmax_cross_entropy_gradient", 2),
     "gradient_descent": ("1.6", "test_gradient_descent", 2),
 }
+DEMO_CELLS = ("tangent_plot", "bowl_plot", "step_size_plot", "example_sigmoid_neuron", "softmax_example",
+              "learning_rate_plot")
+"""Code cells that only show or plot: no test may depend on them, so planted runs skip them."""
 DIAGNOSES = {"ok", "shape", "nonfinite", "zero", "sign", "scale", "transposed", "swapped", "partial", "wrong"}
 
 
@@ -52,6 +55,12 @@ def _printed(nb: nbformat.NotebookNode, grade_id: str) -> str:
     across several stream messages, which would break the harness's newline-joined text)."""
     return "".join(out.text for out in cell_by_grade_id(nb, grade_id).get("outputs", [])
                    if out.output_type == "stream" and out.name == "stdout")
+
+
+def _without_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with only its setup, answer and test cells: what the tests need."""
+    kept = [c for c in nb.cells if c.cell_type == "code" and _meta(c).get("grade_id") not in DEMO_CELLS]
+    return nbformat.v4.new_notebook(cells=kept, metadata=nb.metadata)
 
 
 def _rounds(mistakes: list[Mistake]) -> list[list[Mistake]]:
@@ -88,14 +97,15 @@ def executed_release() -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def planted_runs(source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """Mistake name -> the executed notebook it was planted in. Several mistakes share a run
-    (each visible test calls only its own exercise); these runs use another grading seed, so
-    the untouched exercises' hidden tests also meet fresh inputs."""
+    (each visible test calls only its own exercise), demo cells are left out (tests must not
+    need them), and another grading seed is used, so the untouched exercises' hidden tests
+    also meet fresh inputs."""
     previous = os.environ.get(SEED_VARIABLE)
     os.environ[SEED_VARIABLE] = "424242"
     try:
         runs = {}
         for group in _rounds(MISTAKES):
-            nb = source
+            nb = _without_demos(source)
             for mistake in group:
                 nb = plant(nb, mistake)
             ran = execute(nb, solution_path(ASSIGNMENT).parent)
@@ -136,6 +146,14 @@ def test_every_exercise_has_a_graded_test_with_a_hidden_part(source: nbformat.No
         assert "print(" in visible and "assert_" in visible
         assert f'fresh_rng("{test_id}")' in hidden and "hidden=True" in hidden
     assert sum(_meta(c)["points"] for c in tests.values()) == 10
+
+
+def test_demo_cells_are_neither_answers_nor_tests(source: nbformat.NotebookNode) -> None:
+    """Are the cells that planted runs skip all ungraded, non-answer code cells of the notebook?"""
+    cells = {_meta(c).get("grade_id"): c for c in source.cells}
+    for grade_id in DEMO_CELLS:
+        cell = cells[grade_id]
+        assert cell.cell_type == "code" and not _meta(cell)["grade"] and not _meta(cell)["solution"]
 
 
 def test_mistakes_are_well_formed(source: nbformat.NotebookNode) -> None:
@@ -226,7 +244,7 @@ def test_learning_rates_crawl_converge_and_diverge(executed_solution: tuple) -> 
 def test_figures_render(executed_solution: tuple) -> None:
     """Are the tangent, contour, step-size and learning-rate figures produced and not blank?"""
     ran, _ = executed_solution
-    for grade_id in ("bowl", "step_size_plot", "learning_rate_plot"):
+    for grade_id in ("tangent_plot", "bowl_plot", "step_size_plot", "learning_rate_plot"):
         assert figures(nbformat.v4.new_notebook(cells=[cell_by_grade_id(ran, grade_id)])), grade_id
     images = figures(ran)
     assert len(images) >= 4
