@@ -108,9 +108,30 @@ def _located_finding(location, name: str, target: tuple[int, ...]) -> Finding:
     return Finding("partial", text + hint, worst)
 
 
+def _localised(gathered: Gathered, *, name: str, target: tuple[int, ...], rng: np.random.Generator,
+               atol: float | None) -> Finding | None:
+    """Fast mode, failing, no simple explanation: if most sampled entries are right, bisect for the
+    wrong rows (then one wrong entry in the first of them); ``None`` when the error is everywhere."""
+    evidence, tolerance = gathered.evidence, 0.0 if atol is None else float(atol)
+    sampled = [p for p in evidence.probes if p.kind == "entry"]
+    if sum(WRONG in p.status for p in sampled) > 0.5 * max(len(sampled), 1):
+        return None
+    location = localise(evidence, gathered.f0, tolerance, rng)
+    if not location.blocks or location.spread:
+        return None
+    finding = _located_finding(location, name, target)
+    first_row = location.blocks[0]
+    if location.by_row and first_row[1] - first_row[0] == 1:
+        row_size = evidence.n // target[0]
+        column = find_one(evidence, gathered.f0, tolerance, rng, offset=first_row[0] * row_size, count=row_size)
+        worst = tuple(int(i) for i in np.unravel_index(first_row[0] * row_size + column, target))
+        finding = Finding(finding.diagnosis, finding.text, worst)
+    return finding
+
+
 def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int, ...], hidden: bool,
-              dims: set[int], what: str, rng: np.random.Generator, atol: float | None,
-              finding: Finding | None = None) -> GradCheckResult:
+             dims: set[int], what: str, rng: np.random.Generator, atol: float | None,
+             finding: Finding | None = None) -> GradCheckResult:
     """Turn the evidence into a result: ok, or the best diagnosis of what is wrong."""
     evidence = gathered.evidence
     if finding is None and not evidence.passed:
@@ -120,19 +141,7 @@ def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int,
         if finding is None and not evidence.is_full and evidence.m > 1:
             finding = wrong_outputs_finding(evidence, name=name, target=target)
         if finding is None and not evidence.is_full and evidence.m == 1:
-            sampled = [p for p in evidence.probes if p.kind == "entry"]
-            wrong_share = sum(WRONG in p.status for p in sampled) / max(len(sampled), 1)
-            if wrong_share <= 0.5:
-                location = localise(evidence, gathered.f0, 0.0 if atol is None else float(atol), rng)
-                if location.blocks and not location.spread:
-                    finding = _located_finding(location, name, target)
-                    first_row = location.blocks[0]
-                    if location.by_row and first_row[1] - first_row[0] == 1:
-                        row_size = evidence.n // target[0]
-                        column = find_one(evidence, gathered.f0, 0.0 if atol is None else float(atol), rng,
-                                          offset=first_row[0] * row_size, count=row_size)
-                        worst = tuple(int(i) for i in np.unravel_index(first_row[0] * row_size + column, target))
-                        finding = Finding(finding.diagnosis, finding.text, worst)
+            finding = _localised(gathered, name=name, target=target, rng=rng, atol=atol)
     relative = evidence.relative_errors(A)
     max_rel = float(np.nanmax(relative)) if relative.size else 0.0
     errors = entry_errors(evidence, A, target)
@@ -163,10 +172,10 @@ def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int,
     evaluations = gathered.evaluate.count if gathered.evaluate is not None else 0
     checked = evidence.describe() + (f", {evaluations} calls" if evidence.method != "compare" else "")
     return make_result(finding.diagnosis, name, text, max_rel_error=max_rel, worst_index=worst,
-                   rel_error=rel_error, method=evidence.method, evaluations=evaluations, checked=checked,
-                   precision=describe(precision) if precision is not None else "",
-                   kinks=evidence.kinks if evidence.method != "compare" else 0, hidden=hidden,
-                   errors=None if hidden else errors)
+                       rel_error=rel_error, method=evidence.method, evaluations=evaluations, checked=checked,
+                       precision=describe(precision) if precision is not None else "",
+                       kinks=evidence.kinks if evidence.method != "compare" else 0, hidden=hidden,
+                       errors=None if hidden else errors)
 
 
 def _entry_is_wrong(evidence: Evidence, flat: int) -> bool:
@@ -176,6 +185,7 @@ def _entry_is_wrong(evidence: Evidence, flat: int) -> bool:
 
 
 def _norm_error(evidence: Evidence, A: np.ndarray) -> float:
+    """``‖M(A) − M(G)‖ / ‖M(G)‖`` over every entry (full) or the random directions (fast)."""
     measured, centers = evidence.measure(A), evidence.centers
     if not evidence.is_full:
         keep = [k for k, p in enumerate(evidence.probes) if p.kind == "direction"]
