@@ -59,9 +59,11 @@ def plot(counts: dict[tuple[str, str, str], Counter], path: Path) -> Path:
 
     keys = list(counts)
     names = categories(counts)
-    palette = {PASSED: "#2da44e", NOT_IMPLEMENTED: "#bbbbbb", NO_DIAGNOSIS: "#8c6d62",
+    palette = {PASSED: "#2da44e", NOT_IMPLEMENTED: "#c8c8c8", NO_DIAGNOSIS: "#555555",
                NOT_RUN: "#d4a72c", VOIDED: "#000000"}
-    others = iter(plt.get_cmap("tab10").colors)
+    tab10, tab20b = plt.get_cmap("tab10").colors, plt.get_cmap("tab20b").colors
+    # diagnoses get colours unlike the fixed ones (no green, grey, brown or olive)
+    others = iter([tab10[i] for i in (3, 0, 1, 4, 6, 9)] + list(tab20b))
     colors = {c: palette.get(c) or next(others, "#cf222e") for c in names}
     fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(keys), 2) + 1.5))
     left = [0] * len(keys)

@@ -3,8 +3,6 @@ every submission's grade checked against expectations written here from the sour
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
 import pytest
 
