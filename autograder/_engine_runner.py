@@ -159,7 +159,8 @@ class Tamper:
     WATCHED = ("builtins", "numpy", "numpy.linalg", "numpy.testing", "numpy.random", "math",
                "utils.gradcheck", "utils.testing")
 
-    def __init__(self) -> None:
+    def __init__(self, watch: list[str]) -> None:
+        self.watch = set(watch)
         self.modules = {name: (sys.modules[name], dict(vars(sys.modules[name])))
                         for name in self.WATCHED if name in sys.modules}
         self.helpers: dict[str, tuple[object, str]] = {}
@@ -168,8 +169,8 @@ class Tamper:
     def remember(self, namespace: dict, before: dict, grade_id: str) -> None:
         """Remember the helpers (functions, classes, modules) a locked cell defined."""
         for name, obj in namespace.items():
-            if before.get(name) is not obj and isinstance(obj, (types.FunctionType, type,
-                                                                types.ModuleType)):
+            if name in self.watch and before.get(name) is not obj and isinstance(
+                    obj, (types.FunctionType, type, types.ModuleType)):
                 self.helpers[name] = (obj, grade_id)
 
     def check(self, namespace: dict) -> list[str]:
@@ -188,14 +189,15 @@ class Tamper:
                     found.append(f"{name}.{attr} was replaced")
         for name, (obj, grade_id) in self.helpers.items():
             if namespace.get(name) is not obj:
-                found.append(f"'{name}' from the locked cell '{grade_id}' was redefined")
+                found.append(f"the test helper '{name}' from the locked cell '{grade_id}' was redefined")
         fresh = [f for f in found if f not in self.reported]
         self.reported.update(fresh)
         return fresh
 
 
 class Runner:
-    def __init__(self, cmd_fd: int, out_fd: int, judge_in: int, judge_out: int) -> None:
+    def __init__(self, cmd_fd: int, out_fd: int, judge_in: int, judge_out: int,
+                 watch: list[str]) -> None:
         from autograder import record
         self.record = record
         self.grader = (record.FrameReader(cmd_fd), out_fd)
@@ -203,7 +205,7 @@ class Runner:
         self.reader, self.out_fd = self.grader
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.count = 0
-        self.tamper = Tamper()
+        self.tamper = Tamper(watch)
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
         self.record.write_frame(self.out_fd, header, blobs)
@@ -406,7 +408,7 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _alarm)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a file past its limit fails, not the run
     _limit(limits)
-    runner = Runner(cmd_fd, out_fd, limits["judge_in"], limits["judge_out"])
+    runner = Runner(cmd_fd, out_fd, limits["judge_in"], limits["judge_out"], limits.get("watch", []))
     try:
         runner.serve()
     finally:

@@ -201,6 +201,21 @@ def _top_level_names(source: str) -> set[str] | None:
     return names
 
 
+def _names(source: str) -> set[str]:
+    from ._engine_runner import strip_magics
+    try:
+        return {n.id for n in ast.walk(ast.parse(strip_magics(source))) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return set()
+
+
+def _test_helpers(source: SourceNotebook) -> list[str]:
+    """Names the tests use that the solutions do not: helpers a cheat would redefine."""
+    in_tests = set().union(*(_names(c.source) for c in source.cells if c.kind == TEST))
+    in_answers = set().union(*(_names(c.source) for c in source.cells if c.kind == ANSWER))
+    return sorted(in_tests - in_answers - set(source.exercises))
+
+
 def _judge_cells(source: SourceNotebook) -> list[tuple[int, Cell]]:
     """Source cells the judge runs before tests (instructor code only, never the student's
     copy): setup and unlabelled code cells, except those that call an exercise at top level
@@ -222,8 +237,9 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
     to_judge_r, to_judge_w = os.pipe()          # student -> judge
     limits = {"memory_mb": memory_mb, "cpu_seconds": int(OVERALL_FACTOR * timeout + 30),
               "file_mb": 64, "processes": 64, "isolate_network": kind == sandbox.RLIMIT,
-              "judge_in": to_runner_r, "judge_out": to_judge_w}
-    runner_argv = [sys.executable, "-m", "autograder._engine_runner", json.dumps(limits)]
+              "judge_in": to_runner_r, "judge_out": to_judge_w, "watch": _test_helpers(source)}
+    # -P: the workdir (student-writable) is not put on sys.path before the runner starts.
+    runner_argv = [sys.executable, "-P", "-m", "autograder._engine_runner", json.dumps(limits)]
     judge_env = dict(os.environ, BACKPROP_LAB_SEED=str(seed), MPLBACKEND="Agg", PYTHONHASHSEED="0",
                      **sandbox.single_thread_env())
     config = {"exercises": list(source.exercises), "runner_in": to_judge_r, "runner_out": to_runner_w}
@@ -276,10 +292,17 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
                 continue
             try:
                 runner.send({"op": "exec", "cell": index, "source": cell.source, "kind": cell.kind,
-                             "grade_id": cell.grade_id, "timeout": timeout})
+                             "grade_id": cell.grade_id,
+                             "timeout": max(min(timeout, overall - time.monotonic()), 0.05)})
                 header = _read_runner(runner, min(time.monotonic() + timeout + GRACE_SECONDS, overall),
                                       timeout, {"done"})
+            except record.ChannelClosed:
+                _stop(run, runner, judge, index, f"the notebook stopped at {position}: {runner.death()}")
+                continue
             except Stopped as stop:
+                if time.monotonic() >= overall:
+                    stop = Stopped(f"the whole notebook ran past its limit of "
+                                   f"{overall - started:.0f} s")
                 _stop(run, runner, judge, index, f"the notebook stopped at {position}: {stop}")
                 continue
             except ProtocolViolation as err:

@@ -294,8 +294,9 @@ def test_students_graded_in_parallel_do_not_interfere(source: Path, tmp_path: Pa
     ("import utils.gradcheck\nutils.gradcheck.assert_close = lambda *a, **k: None",
      "utils.gradcheck.assert_close was replaced"),
     ("def check_close(actual, expected, name):\n    print(name + ': ok')",
-     "'check_close' from the locked cell 'imports' was redefined"),
-    ("assert_close = lambda *a, **k: 'ok'", "'assert_close' from the locked cell 'imports' was redefined"),
+     "the test helper 'check_close' from the locked cell 'imports' was redefined"),
+    ("assert_close = lambda *a, **k: 'ok'",
+     "the test helper 'assert_close' from the locked cell 'imports' was redefined"),
 ])
 def test_patching_the_checks_earns_nothing_and_is_flagged(source: Path, tmp_path: Path, patch: str,
                                                           words: str) -> None:
@@ -309,6 +310,16 @@ def test_patching_the_checks_earns_nothing_and_is_flagged(source: Path, tmp_path
     assert by_id(result)["test_relu"].status == FAILED
     assert by_id(result)["test_relu_grad"].status == FAILED
     assert result.score == FULL - POINTS["test_relu"] - POINTS["test_relu_grad"]
+
+
+def test_harmless_reimports_and_settings_are_not_flagged(source: Path, tmp_path: Path) -> None:
+    """Are re-imports, printing options, seeding and helpers of the student's own not
+    mistaken for tampering?"""
+    nb = add_cell(solution_json(source), "relu",
+                  "import numpy as np\nfrom utils.gradcheck import assert_close\nimport matplotlib.pyplot as plt\n"
+                  "np.set_printoptions(precision=3)\nnp.random.seed(0)\n\n\ndef helper(x):\n    return x")
+    result = grade(source, tmp_path, nb)
+    assert result.status == OK and result.reason == "" and result.score == FULL
 
 
 def test_hard_coded_visible_answers_fail_the_hidden_tests_without_leaking_them(
