@@ -108,7 +108,7 @@ def plot_contour(
     ax.contour(X, Y, Z, levels=levels, colors="white", linewidths=0.4, alpha=0.6)
     ax.figure.colorbar(filled, ax=ax, shrink=0.85)
     if gradient_field is not None:
-        gx, gy, _ = evaluate_on_grid(lambda p: 0.0, xlim, ylim, 12)
+        gx, gy = np.meshgrid(np.linspace(*_limits("xlim", xlim), 12), np.linspace(*_limits("ylim", ylim), 12))
         arrows = np.array([[-np.asarray(gradient_field(np.array([a, b])), dtype=float)
                             for a, b in zip(row_x, row_y)] for row_x, row_y in zip(gx, gy)])
         ax.quiver(gx, gy, arrows[..., 0], arrows[..., 1], color="white", alpha=0.8,

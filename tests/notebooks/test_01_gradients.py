@@ -36,8 +36,8 @@ EXERCISES = {  # answer cell -> (exercise number, visible test, points)
     "softmax_cross_entropy_gradient": ("1.5", "test_softmax_cross_entropy_gradient", 2),
     "gradient_descent": ("1.6", "test_gradient_descent", 2),
 }
-DEMO_CELLS = ("tangent_plot", "bowl_plot", "step_size_plot", "example_sigmoid_neuron", "softmax_example",
-              "learning_rate_plot")
+DEMO_CELLS = ("tangent_plot", "bowl_plot", "step_size_plot", "checker_diagnoses", "example_sigmoid_neuron",
+              "softmax_example", "learning_rate_plot")
 """Code cells that only show or plot: no test may depend on them, so planted runs skip them."""
 DIAGNOSES = {"ok", "shape", "nonfinite", "zero", "sign", "scale", "transposed", "swapped", "partial", "wrong"}
 
@@ -228,6 +228,16 @@ def test_step_size_study_shows_truncation_and_rounding(executed_solution: tuple)
     assert 1e-7 <= best["central, float64"][0] <= 1e-4 and best["central, float64"][1] < 1e-9
     assert best["forward, float64"][0] < best["central, float64"][0]
     assert best["central, float32"][1] > 1e3 * best["central, float64"][1]
+
+
+@pytest.mark.slow
+def test_checker_tour_shows_each_diagnosis(executed_solution: tuple) -> None:
+    """Does the tour of the checker label the five bowl gradients ok, sign, scale, partial, wrong?"""
+    ran, _ = executed_solution
+    text = _printed(ran, "checker_diagnoses")
+    found = re.findall(r"^(right|sign flipped|halved|forgot the 10|entries swapped)\s+(?:yes|NO)\s+(\w+)", text, re.M)
+    assert found == [("right", "ok"), ("sign flipped", "sign"), ("halved", "scale"),
+                     ("forgot the 10", "partial"), ("entries swapped", "wrong")]
 
 
 @pytest.mark.slow
