@@ -21,6 +21,9 @@ import matplotlib.image as mpimg  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import array_shapes, arrays  # noqa: E402
 
 from autograder import REPO_ROOT  # noqa: E402
 from autograder.mistakes import Mistake, load_mistakes, plant  # noqa: E402
@@ -168,6 +171,112 @@ def test_mistakes_file_is_consistent(source: nbformat.NotebookNode) -> None:
     planted = {m.replace: m.diagnosis for m in MISTAKES}
     for replace, diagnosis in REQUIRED_MISTAKES.items():
         assert planted.get(replace) == diagnosis, f"missing required mistake {replace!r} -> {diagnosis}"
+
+
+# --------------------------------------------------------------------- the solution against references (fast)
+
+@pytest.fixture(scope="module")
+def solution(source: nbformat.NotebookNode) -> dict:
+    """The solution's functions (answer and helper cells), executed outside a kernel."""
+    namespace: dict = {"np": np}
+    for cell in source.cells:
+        if cell.cell_type != "code" or cell.source.lstrip().startswith(("%", "import", "from")):
+            continue
+        tree = ast.parse(cell.source)
+        if tree.body and all(isinstance(node, ast.FunctionDef) for node in tree.body):
+            exec(compile(tree, _meta(cell).get("grade_id", "cell"), "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, array_shapes(min_dims=1, max_dims=3, max_side=5), elements=st.floats(-30, 30)))
+def test_activation_layers_match_their_derivatives(solution: dict, z: np.ndarray) -> None:
+    """Does each activation's backward multiply dout by the derivative (scipy's expit, 1/cosh^2, the step)?"""
+    from scipy.special import expit
+
+    dout = np.linspace(-1.0, 1.0, z.size).reshape(z.shape)
+    expected = {"sigmoid": expit(z) * (1 - expit(z)), "tanh": 1.0 / np.cosh(z) ** 2, "relu": (z > 0).astype(float)}
+    for name, derivative in expected.items():
+        a, cache = solution[f"{name}_forward"](z)
+        assert a.shape == z.shape
+        np.testing.assert_allclose(solution[f"{name}_backward"](dout, cache), dout * derivative, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(2, 6)), elements=st.floats(-50, 50)),
+       st.floats(-1e3, 1e3), st.data())
+def test_softmax_cross_entropy_properties(solution: dict, scores: np.ndarray, shift: float, data: st.DataObject) -> None:
+    """Is the loss scipy's mean -log_softmax, unchanged by shifting a row, with gradient rows summing to 0?"""
+    from scipy.special import log_softmax
+
+    labels = np.array(data.draw(st.lists(st.integers(0, scores.shape[1] - 1), min_size=len(scores), max_size=len(scores))))
+    loss, dscores = solution["softmax_cross_entropy"](scores, labels)
+    reference = -np.mean(log_softmax(scores, axis=1)[np.arange(len(labels)), labels])
+    assert loss == pytest.approx(reference, rel=1e-9, abs=1e-9) and loss >= 0
+    np.testing.assert_allclose(dscores.sum(axis=1), 0.0, atol=1e-12)
+    shifted_loss, shifted_dscores = solution["softmax_cross_entropy"](scores + shift, labels)
+    assert shifted_loss == pytest.approx(loss, rel=1e-6, abs=1e-6)
+    np.testing.assert_allclose(shifted_dscores, dscores, atol=1e-9)
+
+
+@pytest.mark.parametrize("activation, sklearn_name", [("relu", "relu"), ("tanh", "tanh"), ("sigmoid", "logistic")])
+def test_network_matches_scikit_learn(solution: dict, activation: str, sklearn_name: str) -> None:
+    """With the same weights, does the network give scikit-learn's MLPClassifier probabilities and log loss?"""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import log_loss
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(5)
+    params = solution["init_params"]([5, 7, 6, 3], rng, weight_std=1.0)
+    X, y = rng.normal(size=(20, 5)), np.arange(20) % 3
+    model = MLPClassifier(hidden_layer_sizes=(7, 6), activation=sklearn_name, max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    model.coefs_ = [params[f"W{l}"] for l in (1, 2, 3)]
+    model.intercepts_ = [rng.normal(size=n) for n in (7, 6, 3)]
+    for l in (1, 2, 3):
+        params[f"b{l}"] = model.intercepts_[l - 1]
+    scores, _ = solution["mlp_forward"](params, X, activation)
+    probabilities = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=1e-9, atol=1e-12)
+    loss, _ = solution["mlp_loss_and_grads"](params, X, y, activation)
+    assert loss == pytest.approx(log_loss(y, model.predict_proba(X)), rel=1e-9)
+
+
+def test_notes_algorithm_equals_modular_layers(solution: dict) -> None:
+    """Do the notes' delta recursion (5.1-5.3) and the modular layers give the same gradients for one sigmoid net?"""
+    rng = np.random.default_rng(6)
+    params = solution["init_params"]([4, 6, 5, 3], rng, weight_std=1.0)
+    X, G = rng.normal(size=(8, 4)), rng.normal(size=(8, 3))
+    zs, activations = solution["forward_pass"](params, X)
+    notes = solution["parameter_gradients"](solution["backward_pass"](params, zs, G), activations)
+    # modular: affine + sigmoid in every layer, upstream gradient G at the output
+    caches, out = [], X
+    for l in (1, 2, 3):
+        out, affine_cache = solution["affine_forward"](out, params[f"W{l}"], params[f"b{l}"])
+        out, sigmoid_cache = solution["sigmoid_forward"](out)
+        caches.append((affine_cache, sigmoid_cache))
+    np.testing.assert_allclose(out, activations[-1])
+    dout = G
+    for l in (3, 2, 1):
+        affine_cache, sigmoid_cache = caches[l - 1]
+        dout, dW, db = solution["affine_backward"](solution["sigmoid_backward"](dout, sigmoid_cache), affine_cache)
+        np.testing.assert_allclose(dW, notes[f"W{l}"], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(db, notes[f"b{l}"], rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_step_leaves_its_input_alone(solution: dict) -> None:
+    """Does sgd_step return new arrays and report mismatched parameter names?"""
+    params = {"W1": np.ones((2, 2)), "b1": np.zeros(2)}
+    grads = {"W1": np.full((2, 2), 2.0), "b1": np.ones(2)}
+    updated = solution["sgd_step"](params, grads, 0.25)
+    assert np.array_equal(updated["W1"], np.full((2, 2), 0.5)) and np.array_equal(params["W1"], np.ones((2, 2)))
+    with pytest.raises(KeyError, match="different parameters"):
+        solution["sgd_step"](params, {"W1": grads["W1"]}, 0.1)
 
 
 # --------------------------------------------------------------------- executed (slow)
