@@ -206,6 +206,12 @@ class Runner:
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.count = 0
         self.tamper = Tamper(watch)
+        self.pid = os.getpid()
+
+    def _only_me(self) -> None:
+        """A process the student forked must not come back into the runner and answer."""
+        if os.getpid() != self.pid:
+            os._exit(0)
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
         self.record.write_frame(self.out_fd, header, blobs)
@@ -241,7 +247,9 @@ class Runner:
                                     "data": {"text/plain": _safe_str(value, 10_000)}, "metadata": {}})
             except BaseException as exc:                   # noqa: BLE001 (anything student code does)
                 _disarm()
+                self._only_me()
                 error = _error(exc)
+            self._only_me()
         outputs = streams.outputs() + outputs + ([error] if error else [])
         if kind == "setup":
             self.tamper.remember(self.namespace, before, header.get("grade_id", ""))
@@ -291,12 +299,14 @@ class Runner:
                         out_blobs = out_blobs + after_blobs
                 except BaseException as exc:               # noqa: BLE001
                     _disarm()
+                    self._only_me()
                     err = _error(exc)
                     reply = {"op": "raise", "type": err["ename"], "message": err["evalue"],
                              "builtin": isinstance(getattr(builtins, err["ename"], None), type)
                              and type(exc).__module__ == "builtins" or isinstance(exc, CellTimeout),
                              "traceback": err["traceback"]}
                     out_blobs = []
+        self._only_me()
         text = "".join(o["text"] for o in streams.outputs())
         reply["output"] = text
         self.send(reply, out_blobs if reply["op"] == "return" else [])
@@ -377,6 +387,53 @@ def _isolate_network() -> str:
         return f"network NOT isolated ({err})"
 
 
+def forbid_new_processes() -> str:
+    """Install a seccomp filter: no fork, vfork or process-making clone from here on (threads
+    are still allowed). RLIMIT_NPROC is no defence when the grader runs as root (the kernel
+    exempts root's processes, even in a user namespace), this is. Returns how it went."""
+    import platform
+    import struct
+    arch = {"x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone": 56, "clone3": 435}),
+            "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435})}.get(platform.machine())
+    if arch is None:
+        return f"new processes NOT blocked (no filter for {platform.machine()})"
+    audit_arch, numbers = arch
+    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
+    allow, deny, nosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38     # ALLOW, ERRNO(EPERM/ENOSYS)
+    program: list[tuple[int, int, int, int]] = [(ld, 0, 0, 4)]          # seccomp_data.arch
+    blocked = [numbers[n] for n in ("fork", "vfork") if n in numbers]
+    body: list[tuple] = [("jeq", numbers["clone3"], "nosys", None)]
+    body += [("jeq", nr, "deny", None) for nr in blocked]
+    body += [("jeq", numbers["clone"], None, "allow"), ("ld", 16), ("jset", 0x10000, "allow", "deny")]
+    # layout: 0 ld arch, 1 jeq arch, 2 ld nr, body..., allow, deny, nosys
+    start = 3
+    labels = {"allow": start + len(body), "deny": start + len(body) + 1, "nosys": start + len(body) + 2}
+    program.append((jeq, 0, labels["allow"] - 2, audit_arch))
+    program.append((ld, 0, 0, 0))                                        # seccomp_data.nr
+    for index, item in enumerate(body, start=start):
+        def offset(label):
+            return 0 if label is None else labels[label] - index - 1
+        if item[0] == "ld":
+            program.append((ld, 0, 0, item[1]))
+        else:
+            program.append((jeq if item[0] == "jeq" else jset, offset(item[2]), offset(item[3]), item[1]))
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny), (ret, 0, 0, nosys)]
+    raw = b"".join(struct.pack("HBBI", code, jt, jf, k) for code, jt, jf, k in program)
+    buffer = ctypes.create_string_buffer(raw)
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = Program(len(program), ctypes.cast(buffer, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+    if libc.prctl(38, 1, None, 0, 0) != 0:                               # PR_SET_NO_NEW_PRIVS
+        return f"new processes NOT blocked ({os.strerror(ctypes.get_errno())})"
+    if libc.prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:            # PR_SET_SECCOMP, FILTER
+        return f"new processes NOT blocked ({os.strerror(ctypes.get_errno())})"
+    return "new processes blocked"
+
+
 def _limit(limits: dict) -> None:
     import resource
     mb = 2**20
@@ -408,6 +465,9 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _alarm)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a file past its limit fails, not the run
     _limit(limits)
+    processes = forbid_new_processes()
+    if processes != "new processes blocked":
+        _ISOLATION["processes"] = processes
     runner = Runner(cmd_fd, out_fd, limits["judge_in"], limits["judge_out"], limits.get("watch", []))
     try:
         runner.serve()

@@ -195,6 +195,20 @@ def test_memory_bomb_fails_its_cell_only(source: Path, tmp_path: Path, sandbox: 
     assert outputs_of(tmp_path / "graded.ipynb").count("MemoryError") >= 2
 
 
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_fork_bomb_and_subprocesses_are_refused(source: Path, tmp_path: Path, sandbox: str) -> None:
+    """Are forks and subprocesses refused (a fork bomb fails at once), threads still fine?"""
+    nb = add_cell(solution_json(source), "relu", "import os\nwhile True:\n    os.fork()")
+    nb = add_cell(nb, "relu_grad", "import subprocess\nsubprocess.Popen(['sleep', '300'])")
+    nb = add_cell(nb, "noisy_init", "import threading\nworker = threading.Thread(target=print, args=('thread',))\n"
+                                    "worker.start()\nworker.join()")
+    path = tmp_path / "graded.ipynb"
+    result = grade(source, tmp_path, nb, sandbox=sandbox, autograded_path=path)
+    assert result.score == FULL and result.status == OK, result.reason
+    text = outputs_of(path)
+    assert text.count('"ename": "PermissionError"') == 2 and "thread" in text
+
+
 def test_flood_of_output_is_truncated(source: Path, tmp_path: Path) -> None:
     """Are 200,000 printed lines cut short with a note, keeping the graded notebook small?"""
     nb = add_cell(solution_json(source), "relu", "for i in range(200_000):\n    print(i)")
