@@ -252,7 +252,7 @@ def judge(line: Line, probe: Probe, precision: Precision) -> None:
     with np.errstate(divide="ignore", invalid="ignore"):
         floor = np.where(tau > 0, noise * precision.h / (4 * tau), 0.0)
     h_min = float(np.max(floor)) if floor.size else 0.0
-    line.judge(probe, tau, h_min)
+    line.judge(probe, tau, h_min, noise * probe.first["h"])
 
 
 def add_probe(evidence: Evidence, probe: Probe, f0: np.ndarray, atol: float) -> Probe:

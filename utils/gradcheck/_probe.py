@@ -151,21 +151,24 @@ class Line:
         probe.student = first["student"]
         probe.center = first["student"] + first["central"]
 
-    def judge(self, probe: Probe, tau: np.ndarray, h_min: float) -> None:
+    def judge(self, probe: Probe, tau: np.ndarray, h_min: float, noise: np.ndarray | float = 0.0) -> None:
         """Decide each output component of a first-passed probe, shrinking the step on doubt.
 
+        ``tau`` is the tolerance at the first step, ``noise`` the absolute rounding noise of one
+        evaluation: at a smaller step ``h`` the tolerance grows by ``noise·(1/h − 1/h₀)``.
         Fills ``probe.center`` (the reference slope, or the middle of the one-sided band at a
         kink), ``probe.width`` (the half-width within which the student's slope passes) and
         ``probe.status`` (smooth, resolved, kink, unsure or wrong per component).
         """
         first = probe.first
+        h0 = first["h"]
         status = np.array([SMOOTH] * tau.shape[0], dtype=object)
         width = tau.copy()
         error = first["central"].copy()
         undecided = np.abs(error) > tau
         status[undecided] = WRONG
         steps = [first]
-        h = first["h"]
+        h = h0
         while undecided.any() and len(steps) <= MAX_SHRINKS and (len(steps) == 1 or h / SHRINK >= h_min):
             h /= SHRINK
             try:
@@ -174,23 +177,32 @@ class Line:
                 break
             previous = steps[-1]
             steps.append(now)
+            tau_now = tau + noise * (1 / h - 1 / h0)
+            now["tau"] = tau_now
             central = now["central"]
-            resolved = undecided & (np.abs(central) <= tau)
+            resolved = undecided & (np.abs(central) <= tau_now)
             status[resolved] = RESOLVED
             error[resolved] = central[resolved]
+            width[resolved] = tau_now[resolved]
             gap, previous_gap = np.abs(now["plus"] - now["minus"]), np.abs(previous["plus"] - previous["minus"])
-            smooth_wrong = (undecided & ~resolved
+            # a kink within the step: one side is smooth and agrees with the student
+            one_sided = (undecided & ~resolved & (gap > tau_now)
+                         & (np.minimum(np.abs(now["plus"]), np.abs(now["minus"])) <= tau_now))
+            self._classify(probe, now, one_sided, tau_now, status, error, width)
+            undecided &= ~(resolved | one_sided)
+            smooth_wrong = (undecided
                             & (np.abs(central - previous["central"]) <= 0.25 * np.abs(central))
-                            & smooth_scaling(gap, previous_gap, tau, central))
+                            & smooth_scaling(gap, previous_gap, tau_now, central))
             error[smooth_wrong] = central[smooth_wrong]
-            undecided &= ~(resolved | smooth_wrong)
+            undecided &= ~smooth_wrong
             # piecewise linear at this scale: residuals no longer change with the step
-            stable = (undecided & (np.abs(central - previous["central"]) <= 0.05 * np.maximum(np.abs(central), tau))
-                      & (np.abs(gap - previous_gap) <= 0.05 * np.maximum(gap, tau)))
-            self._classify(probe, now, stable, tau, status, error, width)
+            stable = (undecided
+                      & (np.abs(central - previous["central"]) <= 0.05 * np.maximum(np.abs(central), tau_now))
+                      & (np.abs(gap - previous_gap) <= 0.05 * np.maximum(gap, tau_now)))
+            self._classify(probe, now, stable, tau_now, status, error, width)
             undecided &= ~stable
         if undecided.any() and len(steps) >= 2:
-            self._classify(probe, steps[-1], undecided, tau, status, error, width)
+            self._classify(probe, steps[-1], undecided, steps[-1]["tau"], status, error, width)
         probe.center = probe.student + error
         probe.width = width
         probe.status = list(status)
@@ -205,10 +217,11 @@ class Line:
         gap = np.abs(plus - minus)
         nonsmooth = which & (gap > 2 * tau)
         # a kink within the step: the other side is smooth and agrees with the student
-        one_sided = nonsmooth & (np.minimum(np.abs(plus), np.abs(minus)) <= tau)
+        one_sided = which & (gap > tau) & (np.minimum(np.abs(plus), np.abs(minus)) <= tau)
         side = np.where(np.abs(plus) <= np.abs(minus), plus, minus)
         status[one_sided] = KINK
         error[one_sided] = side[one_sided]
+        width[one_sided] = tau[one_sided]
         # a kink exactly at x: the student's slope lies between the one-sided slopes
         inside = (np.minimum(plus, minus) <= tau) & (np.maximum(plus, minus) >= -tau)
         banded = nonsmooth & ~one_sided & inside
