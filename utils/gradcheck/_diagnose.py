@@ -58,10 +58,10 @@ def global_hypotheses(evidence: Evidence, A: np.ndarray, *, name: str, target: t
     if reference_is_zero(evidence):
         return None
     for candidate in transposes(A, target, evidence.m):
-        if evidence.matches(candidate, SLACK):
+        if evidence.explains(candidate, SLACK):
             return Finding("transposed", f"your {name} is the transpose of {what}" + words.cause("transposed", what))
     c = fit_scale(evidence, A)
-    if np.isfinite(c) and c != 0 and abs(c - 1) > 1e-2 and evidence.matches(A / c, SLACK):
+    if np.isfinite(c) and c != 0 and abs(c - 1) > 1e-2 and evidence.explains(A / c, SLACK):
         if abs(c + 1) <= 1e-2:
             return Finding("sign", f"your {name} has the opposite sign of {what}" + words.cause("sign", what))
         if hidden:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._precision import NOISE_SAFETY, Precision
+from ._precision import NOISE_SAFETY, Precision, measure_noise
 from ._probe import KINK, RESOLVED, UNSURE, WRONG, Line, Probe
 
 FULL_LIMIT = 500
@@ -100,6 +100,23 @@ class Evidence:
         """Whether candidate ``B`` agrees with every measurement (within ``slack`` widths)."""
         with np.errstate(invalid="ignore", over="ignore"):
             return bool(np.all(self.excess(B) <= slack))
+
+    def explains(self, B: np.ndarray, slack: float = 3.0, share: float = 0.8, norm: float = 0.05) -> bool:
+        """Whether candidate ``B`` explains the measurements: most of them (``share``) agree within
+        ``slack`` tolerances and the norm-wise relative error is at most ``norm``.
+
+        Looser than :meth:`matches`, because a few measurements (a step that crossed a kink
+        while judging a wrong gradient) may be off without saying anything about ``B``.
+        """
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            measured, centers, widths = self.measure(B), self.centers, self.widths
+            judged = np.isfinite(widths)
+            if not judged.any():
+                return False
+            agree = np.abs(measured - centers)[judged] <= slack * widths[judged]
+            reference = float(np.linalg.norm(centers[judged]))
+            difference = float(np.linalg.norm((measured - centers)[judged]))
+        return bool(agree.mean() >= share and difference <= norm * reference)
 
     def reference(self) -> np.ndarray | None:
         """The reference ``G`` itself, shape ``(m, n)``, when every entry was measured."""
@@ -222,6 +239,9 @@ def collect(line: Line, shape: tuple[int, ...], A: np.ndarray, f0: np.ndarray, p
     probes = choose_probes(A, shape, rng=rng, full=full, directions=directions, entries=entries)
     evidence = Evidence(shape=tuple(shape), m=A.shape[0], probes=probes, method="full" if full else "fast",
                         precision=precision, rtol=precision.rtol, line=line)
+    if precision.noise is None:  # float64: measure the noise only if small steps need it
+        line.measure_noise = lambda: np.maximum(
+            measure_noise(line.evaluate, line.x0, f0, rng, step=1e-10), 2 * precision.eps * np.abs(f0))
     for probe in probes:
         line.first_pass(probe, precision.h)
     tolerances(evidence, probes, A, precision, f0, atol)

@@ -61,12 +61,13 @@ NOISE_DIRECTIONS = 2
 
 
 def measure_noise(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f0: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, step: float = NOISE_STEP) -> np.ndarray:
     """Rounding noise of one evaluation of ``f``, measured (per output).
 
-    Along a couple of random unit directions, ``f`` at ``t = ±s, ±2s`` (``s = 1e-3``, where the
-    cubic term of the Taylor series is negligible) and at 0 is fitted by a parabola; what the
-    parabola cannot explain is rounding. Returns four times the rms residual.
+    Along a couple of random unit directions, ``f`` at ``t = ±s, ±2s`` and at 0 is fitted by a
+    parabola (``s = 1e-3`` for float32 arithmetic, ``1e-10`` for float64: small enough that the
+    cubic term of the Taylor series is negligible and only a kink exactly at ``x`` is crossed);
+    what the parabola cannot explain is rounding. Returns four times the rms residual.
     """
     x64 = x.astype(np.float64).reshape(-1)
     residuals = []
@@ -74,7 +75,7 @@ def measure_noise(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f
         v = rng.standard_normal(x64.size)
         v /= np.linalg.norm(v)
         ts, values = [0.0], [f0]
-        for t in (-2 * NOISE_STEP, -NOISE_STEP, NOISE_STEP, 2 * NOISE_STEP):
+        for t in (-2 * step, -step, step, 2 * step):
             point = (x64 + t * v).astype(x.dtype)
             ts.append(float((point.astype(np.float64) - x64) @ v))
             values.append(evaluate(point))

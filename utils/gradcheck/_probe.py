@@ -110,6 +110,17 @@ class Line:
         self.evaluate, self.dtype, self.A, self.f0 = evaluate, np.dtype(dtype), A, f0
         self.x0 = np.asarray(x0, dtype=self.dtype).reshape(-1)
         self.x64 = self.x0.astype(np.float64)
+        self.measure_noise: Callable[[], np.ndarray] | None = None  # measures ν when it matters
+        self._measured_noise: np.ndarray | None = None
+
+    def _noise(self, assumed: np.ndarray | float, tau: np.ndarray, h: float) -> np.ndarray | float:
+        """The noise to allow at step ``h``: the assumed (pessimistic) one, or — once it would
+        dominate the tolerance — a measurement of it (made once per line)."""
+        if self.measure_noise is None or np.all(np.asarray(assumed) / h <= 0.25 * tau):
+            return assumed
+        if self._measured_noise is None:
+            self._measured_noise = self.measure_noise()
+        return np.minimum(assumed, self._measured_noise)
 
     def _displaced(self, probe: Probe, t: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
         """f at ``x0 + t·direction`` (rounded to the dtype) and the predicted change there."""
@@ -177,7 +188,7 @@ class Line:
                 break
             previous = steps[-1]
             steps.append(now)
-            tau_now = tau + noise * (1 / h - 1 / h0)
+            tau_now = tau + self._noise(noise, tau, h) * (1 / h - 1 / h0)
             now["tau"] = tau_now
             central = now["central"]
             resolved = undecided & (np.abs(central) <= tau_now)
@@ -190,9 +201,18 @@ class Line:
                          & (np.minimum(np.abs(now["plus"]), np.abs(now["minus"])) <= tau_now))
             self._classify(probe, now, one_sided, tau_now, status, error, width)
             undecided &= ~(resolved | one_sided)
-            smooth_wrong = (undecided
-                            & (np.abs(central - previous["central"]) <= 0.25 * np.abs(central))
-                            & smooth_scaling(gap, previous_gap, tau_now, central))
+            # smooth and wrong: the same error at two steps, the gap as for a smooth function; an
+            # error within 10 tolerances is confirmed at a third step (a near kink can mimic it)
+            settled = (np.abs(central - previous["central"]) <= 0.25 * np.abs(central)) & smooth_scaling(
+                gap, previous_gap, tau_now, central)
+            if len(steps) >= 3:
+                before = steps[-3]
+                earlier_gap = np.abs(before["plus"] - before["minus"])
+                confirmed = (np.abs(previous["central"] - before["central"]) <= 0.25 * np.abs(previous["central"])) \
+                    & smooth_scaling(previous_gap, earlier_gap, tau_now, previous["central"])
+            else:
+                confirmed = np.zeros_like(settled)
+            smooth_wrong = undecided & settled & ((np.abs(central) > 10 * tau_now) | confirmed)
             error[smooth_wrong] = central[smooth_wrong]
             undecided &= ~smooth_wrong
             # piecewise linear at this scale: residuals no longer change with the step

@@ -177,7 +177,7 @@ def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping
                 candidate = grad.reshape(1, -1)
                 found = measure(other, students.get(other, np.zeros((1, x_other.size))),
                                np.asarray(grads.get(other, x_other)).dtype)
-                if found.early is None and found.evidence.matches(candidate, SLACK) and np.any(candidate):
+                if found.early is None and found.evidence.explains(candidate, SLACK) and np.any(candidate):
                     finding = Finding("swapped", f"your {labels[key]} is the gradient of {other!r}, not of "
                                       f"{key!r} — the gradients were swapped (returned or unpacked in "
                                       "the wrong order?).")
