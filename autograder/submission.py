@@ -146,6 +146,8 @@ def _with_seconds(result: SubmissionResult, seconds: float) -> SubmissionResult:
 def _grade(source_path: Path, submission: Path, workdir: Path, seed: int, timeout: float,
            memory_mb: int, sandbox_kind: str, autograded_path: Path | None, base: dict,
            started: float) -> SubmissionResult:
+    if autograded_path is not None and Path(autograded_path).is_file():
+        Path(autograded_path).unlink()         # a stale graded copy must never outlive a regrade
     source = parse_source(source_path)
     max_score = float(sum(c.points for c in source.tests))
     unrun = tuple(QuestionResult(c.grade_id, 0.0, c.points, NOT_RUN, message="no gradable submission")
@@ -495,4 +497,6 @@ def _explain(questions: tuple[QuestionResult, ...], source: SourceNotebook, asse
 def _write_autograded(assembled: Assembled, run: _Run, path: Path) -> None:
     nb = to_notebook(assembled.cells, run.outputs, run.counts)
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    nbformat.write(nb, str(partial))
+    os.replace(partial, path)                  # readers never see half a notebook

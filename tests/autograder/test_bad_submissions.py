@@ -49,8 +49,12 @@ def outputs_of(path: Path) -> str:
     ('{"nbformat": 4, "cells": [{"cell_type": "weird"}]}', "cell 1 is not a code, markdown or raw cell"),
 ])
 def test_unreadable_notebook_is_invalid(source: Path, tmp_path: Path, text: str, words: str) -> None:
-    """Is a file that is not a v4 notebook INVALID, with a reason naming the file and the fault?"""
-    result = grade(source, tmp_path, text)
+    """Is a file that is not a v4 notebook INVALID, with a reason naming the file and the fault
+    (and no stale graded notebook left from an earlier grading)?"""
+    stale = tmp_path / "graded.ipynb"
+    stale.write_text("{}")
+    result = grade(source, tmp_path, text, autograded_path=stale)
+    assert not stale.exists()
     assert result.status == INVALID and result.score == 0
     assert "submission.ipynb" in result.reason and words in result.reason
     assert len(result.questions) == len(POINTS) and all(q.status == NOT_RUN for q in result.questions)
