@@ -29,6 +29,8 @@ import numpy as np
 
 SHRINK = 10.0
 MAX_SHRINKS = 6
+DEEP = 1000.0
+"""A smooth-and-wrong verdict is confirmed at a step this many times smaller."""
 
 SMOOTH, RESOLVED, KINK, UNSURE, WRONG = "smooth", "resolved", "kink", "unsure", "wrong"
 PASSING = (SMOOTH, RESOLVED, KINK, UNSURE)
@@ -201,18 +203,21 @@ class Line:
                          & (np.minimum(np.abs(now["plus"]), np.abs(now["minus"])) <= tau_now))
             self._classify(probe, now, one_sided, tau_now, status, error, width)
             undecided &= ~(resolved | one_sided)
-            # smooth and wrong: the same error at two steps, the gap as for a smooth function; an
-            # error within 10 tolerances is confirmed at a third step (a near kink can mimic it)
-            settled = (np.abs(central - previous["central"]) <= 0.25 * np.abs(central)) & smooth_scaling(
-                gap, previous_gap, tau_now, central)
-            if len(steps) >= 3:
-                before = steps[-3]
-                earlier_gap = np.abs(before["plus"] - before["minus"])
-                confirmed = (np.abs(previous["central"] - before["central"]) <= 0.25 * np.abs(previous["central"])) \
-                    & smooth_scaling(previous_gap, earlier_gap, tau_now, previous["central"])
-            else:
-                confirmed = np.zeros_like(settled)
-            smooth_wrong = undecided & settled & ((np.abs(central) > 10 * tau_now) | confirmed)
+            # smooth and wrong: the same error at two steps, the gap as for a smooth function, and
+            # still the same error at a much smaller step (kinks just beyond it can mimic the rest)
+            settled = undecided & (np.abs(central - previous["central"]) <= 0.25 * np.abs(central)) \
+                & smooth_scaling(gap, previous_gap, tau_now, central)
+            smooth_wrong = settled.copy()
+            deep_h = max(h / DEEP, h_min)
+            if settled.any() and deep_h < h / 2:
+                try:
+                    deep = self.residuals(probe, deep_h)
+                except FloatingPointError:
+                    deep = None
+                if deep is not None:
+                    tau_deep = tau + self._noise(noise, tau, deep_h) * (1 / deep_h - 1 / h0)
+                    smooth_wrong &= (np.abs(deep["central"] - central) <= 0.25 * np.abs(central)) \
+                        & (np.abs(deep["central"]) > tau_deep)
             error[smooth_wrong] = central[smooth_wrong]
             undecided &= ~smooth_wrong
             # piecewise linear at this scale: residuals no longer change with the step
