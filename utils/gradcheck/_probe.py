@@ -2,22 +2,27 @@
 
 A probe looks at ``φ(t) = f(x + t·v)`` along one direction ``v`` (a random unit vector, the
 student's own gradient direction, or one coordinate axis) and compares finite differences with
-the slope the student's gradient predicts. Its residual ``r(t) = φ(t) − φ(0) − t·slope``
-tells the cases apart as the step shrinks:
+the slope the student's gradient predicts. Its residual ``r(t) = φ(t) − φ(0) − t·slope``, in
+central and one-sided form, tells the cases apart as the step shrinks by 10 (at most 6 times,
+never below the step where rounding noise would swamp the tolerance):
 
 * smooth and right: the central residual slope is ``O(h²)``: it passes at once, or after
   shrinking the step when the curvature is large;
-* smooth and wrong: the residual slope ``e`` is the same at every step and on both sides;
-* a kink within the step (a ReLU input near 0): the residual changes with the step and
-  vanishes once the step no longer reaches the kink;
+* smooth and wrong: the residual slope ``e`` is the same at two steps and at a step 1000×
+  smaller, and the one-sided slopes differ only by ``h·φ''`` (a few more calls, never a sweep);
+* a kink within the step (a ReLU input near 0): the residual changes with the step; it
+  vanishes once the step no longer reaches the kink, and meanwhile the one-sided slope on the
+  kink-free side already agrees with the student;
 * a kink exactly at ``x`` (a ReLU input equal to 0): the one-sided slopes ``D−`` and ``D+``
   differ by the same amount at every step. The function has no derivative there, and any
   value between ``D−`` and ``D+`` (a valid one-sided choice, such as ReLU's ``mask = z > 0``)
-  passes; a value outside that band still fails.
+  passes; a value outside that band fails along a coordinate. Along a direction through several
+  such kinks their contributions can cancel, so that direction is left *unsure* and sampled
+  entries decide instead (:mod:`._evidence`).
 
-The arithmetic uses *realised* steps: ``x + t·v`` is rounded to the evaluation dtype and the
-student's prediction uses the step that was actually taken, so float32 rounding of ``x`` does
-not count as an error.
+The tolerance grows with the rounding noise ``ν/h`` as the step shrinks. The arithmetic uses
+*realised* steps: ``x + t·v`` is rounded to the evaluation dtype and the student's prediction
+uses the step actually taken, so float32 rounding of ``x`` does not count as an error.
 """
 
 from __future__ import annotations
