@@ -100,7 +100,7 @@ def _markdown(source: str) -> str:
         import mistune
     except ImportError:  # pragma: no cover - mistune comes with nbconvert
         return f"<pre>{html.escape(source)}</pre>"
-    return mistune.create_markdown(escape=True)(source)
+    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(source)
 
 
 def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> str:

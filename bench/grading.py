@@ -84,9 +84,11 @@ def main() -> None:
         sandbox, _ = resolve("auto")
         print(f"{count} submissions of {assignment} on {os.cpu_count()} cores; our sandbox: {sandbox}")
 
+        loads = [os.getloadavg()[0]]
         started = time.perf_counter()
         proc = nbgrader(course, "autograde", assignment, "--create", "--force")
         plain = time.perf_counter() - started
+        loads.append(os.getloadavg()[0])
         if proc.returncode != 0:
             print(f"nbgrader autograde exited {proc.returncode}:\n{proc.stderr[-2000:]}")
 
@@ -98,6 +100,7 @@ def main() -> None:
         started = time.perf_counter()
         ours_proc = subprocess.run(command, capture_output=True, text=True)
         ours = time.perf_counter() - started
+        loads.append(os.getloadavg()[0])
         if ours_proc.returncode != 0:
             sys.exit(f"python -m autograder grade failed:\n{ours_proc.stderr[-2000:]}")
 
@@ -109,6 +112,8 @@ def main() -> None:
     print(f"python -m autograder grade:        {ours:7.1f} s  ({ours / count:.2f} s per submission)")
     print(f"ratio (nbgrader / ours):           {plain / ours:7.2f}x")
     print(f"scores agree for {agree} of {count} submissions")
+    print("1-minute load average before / between / after: " + " / ".join(f"{x:.1f}" for x in loads)
+          + " (other work on the machine skews both times)")
 
 
 if __name__ == "__main__":
