@@ -72,13 +72,13 @@ def shape_text(name: str, got: tuple, want: tuple, *, what: str) -> str:
     """Why the shapes differ, and the usual reason."""
     text = f"your {name} has shape {got} but {what} has shape {want}"
     if len(got) >= 2 and tuple(reversed(got)) == tuple(want):
-        return text + (" — it is transposed: a gradient has the shape of its parameter "
-                       "(for out = X @ W, dW = X.T @ dout, not dout.T @ X).")
+        return text + (" — it is transposed: a gradient has the shape of its parameter; check the "
+                       "order of the factors and which of them is transposed.")
     if int(np.prod(got)) == int(np.prod(want)):
         return text + " — the right number of entries in the wrong shape: reshape it like the parameter."
     if len(want) == 1 and len(got) == 1:
-        return text + (" — did you sum over the wrong axis? A bias gradient sums dout over the batch "
-                       "axis: db = dout.sum(axis=0).")
+        return text + (" — did you sum over the wrong axis? A bias gradient sums the upstream "
+                       "gradient over the batch (examples) axis.")
     if len(got) == len(want) + 1 or (len(want) == 1 and len(got) == 2 and 1 in got):
         return text + " — did you forget to sum over the batch axis (or keep a dimension of size 1)?"
     return text + " — check which axes you multiplied and summed over."
@@ -97,15 +97,15 @@ def nonfinite_text(name: str, A: np.ndarray, shape: tuple[int, ...]) -> str:
 CAUSES = {
     "zero": (" — did you return the array you initialised (np.zeros_like) without filling it, "
              "or forget to backpropagate into this parameter?"),
-    "sign": (" (it is the gradient of −loss) — check the sign of each term, e.g. p − y rather than "
-             "y − p, and that a subtraction in the forward pass gives a minus in the backward pass."),
-    "transposed": (" — a gradient has the layout of its parameter: for out = X @ W, "
-                   "dW = X.T @ dout (not dout.T @ X)."),
-    "wrong": (" Likely a step of the chain rule: a missing activation derivative (the ReLU mask "
-              "z > 0), the softmax gradient p − y (not just p), a sum over the whole batch rather "
-              "than one example, or a wrong local derivative."),
+    "sign": (" (it is the gradient of −loss) — check the sign of each term: the order of a "
+             "subtraction, and that a minus in the forward pass gives a minus in the backward pass."),
+    "transposed": (" — a gradient has the layout of its parameter: check the order of the "
+                   "factors of the matrix product and which of them is transposed."),
+    "wrong": (" Likely a step of the chain rule: a missing activation derivative (such as the "
+              "ReLU mask), a softmax gradient without the one-hot labels, one example where the "
+              "whole batch should be summed, or a wrong local derivative."),
     "rows": (" — if several examples reach the same row (a word that occurs twice), their "
-             "gradients must be added (np.add.at(dE, ids, d)), not overwritten (dE[ids] = d)."),
+             "gradients must be added up, not overwritten (fancy-index assignment keeps only one)."),
 }
 
 PLAIN_CAUSES = {
