@@ -11,7 +11,9 @@ Commands (frames, see :mod:`autograder.record`):
   value, the arguments if the function changed them, what it printed) or ``raise``. While
   it runs, the function may call a function argument, which goes back as ``callback``.
 * ``check``: before a test, report tampering seen in this process (patched numpy,
-  ``utils.gradcheck`` or builtins, redefined helpers of locked cells).
+  ``utils.gradcheck`` or builtins, redefined test helpers of locked cells).
+* ``serve``: during a test, take ``call`` commands straight from the judge (its own pipes)
+  until it sends ``end``; then answer ``served`` to the grader.
 
 Test cells never run here: the student's process never sees a test's code.
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import ctypes
 import io
 import json
 import linecache
@@ -32,10 +33,15 @@ import time
 import traceback
 import types
 
+from autograder._engine_confine import apply_limits, forbid_new_processes, isolate_network
+
 CELL_OUTPUT_CHARS = 100_000
 CELL_OUTPUT_LINES = 2_000
 TOTAL_OUTPUT_CHARS = 1_000_000
 _MAGIC = re.compile(r"^(\s*)([%!].*)$")
+
+
+_ISOLATION: dict = {}        # what could not be confined, reported to the grader
 
 
 class CellTimeout(BaseException):
@@ -371,81 +377,6 @@ def _rebuild(header: dict) -> BaseException:
     return RuntimeError(f"{header.get('type')}: {message}")
 
 
-_ISOLATION: dict = {}
-
-
-def _isolate_network() -> str:
-    """Without bwrap: try to enter an empty network namespace (works as root, or with
-    unprivileged user namespaces). Returns how it went."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        for flags in (0x40000000, 0x10000000 | 0x40000000):    # CLONE_NEWNET, +CLONE_NEWUSER
-            if libc.unshare(flags) == 0:
-                return "network isolated"
-        return f"network NOT isolated ({os.strerror(ctypes.get_errno())})"
-    except OSError as err:
-        return f"network NOT isolated ({err})"
-
-
-def forbid_new_processes() -> str:
-    """Install a seccomp filter: no fork, vfork or process-making clone from here on (threads
-    are still allowed). RLIMIT_NPROC is no defence when the grader runs as root (the kernel
-    exempts root's processes, even in a user namespace), this is. Returns how it went."""
-    import platform
-    import struct
-    arch = {"x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone": 56, "clone3": 435}),
-            "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435})}.get(platform.machine())
-    if arch is None:
-        return f"new processes NOT blocked (no filter for {platform.machine()})"
-    audit_arch, numbers = arch
-    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
-    allow, deny, nosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38     # ALLOW, ERRNO(EPERM/ENOSYS)
-    program: list[tuple[int, int, int, int]] = [(ld, 0, 0, 4)]          # seccomp_data.arch
-    blocked = [numbers[n] for n in ("fork", "vfork") if n in numbers]
-    body: list[tuple] = [("jeq", numbers["clone3"], "nosys", None)]
-    body += [("jeq", nr, "deny", None) for nr in blocked]
-    body += [("jeq", numbers["clone"], None, "allow"), ("ld", 16), ("jset", 0x10000, "allow", "deny")]
-    # layout: 0 ld arch, 1 jeq arch, 2 ld nr, body..., allow, deny, nosys
-    start = 3
-    labels = {"allow": start + len(body), "deny": start + len(body) + 1, "nosys": start + len(body) + 2}
-    program.append((jeq, 0, labels["allow"] - 2, audit_arch))
-    program.append((ld, 0, 0, 0))                                        # seccomp_data.nr
-    for index, item in enumerate(body, start=start):
-        def offset(label):
-            return 0 if label is None else labels[label] - index - 1
-        if item[0] == "ld":
-            program.append((ld, 0, 0, item[1]))
-        else:
-            program.append((jeq if item[0] == "jeq" else jset, offset(item[2]), offset(item[3]), item[1]))
-    program += [(ret, 0, 0, allow), (ret, 0, 0, deny), (ret, 0, 0, nosys)]
-    raw = b"".join(struct.pack("HBBI", code, jt, jf, k) for code, jt, jf, k in program)
-    buffer = ctypes.create_string_buffer(raw)
-
-    class Program(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = Program(len(program), ctypes.cast(buffer, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
-    if libc.prctl(38, 1, None, 0, 0) != 0:                               # PR_SET_NO_NEW_PRIVS
-        return f"new processes NOT blocked ({os.strerror(ctypes.get_errno())})"
-    if libc.prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:            # PR_SET_SECCOMP, FILTER
-        return f"new processes NOT blocked ({os.strerror(ctypes.get_errno())})"
-    return "new processes blocked"
-
-
-def _limit(limits: dict) -> None:
-    import resource
-    mb = 2**20
-    for name, value in (("RLIMIT_AS", limits["memory_mb"] * mb), ("RLIMIT_CPU", limits["cpu_seconds"]),
-                        ("RLIMIT_FSIZE", limits["file_mb"] * mb), ("RLIMIT_NPROC", limits["processes"]),
-                        ("RLIMIT_CORE", 0)):
-        try:
-            resource.setrlimit(getattr(resource, name), (value, value))
-        except (ValueError, OSError) as err:
-            _ISOLATION[name] = f"not set ({err})"
-
-
 def main() -> None:
     limits = json.loads(sys.argv[1])
     cmd_fd, out_fd = os.dup(0), os.dup(1)
@@ -454,7 +385,7 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdin = open(os.devnull)
     if limits.get("isolate_network"):
-        _ISOLATION["network"] = _isolate_network()
+        _ISOLATION["network"] = isolate_network()
     import numpy  # noqa: F401  (imported before the limits: what tests use must be snapshotted)
     import numpy.linalg, numpy.random, numpy.testing  # noqa: F401,E401
     for optional in ("utils.gradcheck", "utils.testing"):
@@ -464,7 +395,7 @@ def main() -> None:
             pass
     signal.signal(signal.SIGALRM, _alarm)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a file past its limit fails, not the run
-    _limit(limits)
+    _ISOLATION.update(apply_limits(limits))
     processes = forbid_new_processes()
     if processes != "new processes blocked":
         _ISOLATION["processes"] = processes

@@ -25,7 +25,7 @@ from pathlib import Path
 from . import PACKAGE_DIR, REPO_ROOT
 
 BWRAP, RLIMIT, AUTO = "bwrap", "rlimit", "auto"
-RUNNER_MODULES = ("__init__.py", "record.py", "_engine_runner.py")
+RUNNER_MODULES = ("__init__.py", "record.py", "_engine_runner.py", "_engine_confine.py")
 FALLBACK_WARNING = ("WARNING: bubblewrap (bwrap) is not available, so student code ran with resource "
                     "limits only: it could read the instructor's files and use the network. Install "
                     "bubblewrap (apt-get install bubblewrap) for real isolation.")

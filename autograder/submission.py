@@ -3,20 +3,18 @@
 :func:`grade_submission` lines the submission up against the source
 (:mod:`autograder.source`), runs the student's cells in a sandboxed process
 (:mod:`autograder.sandbox`, :mod:`autograder._engine_runner`) and the instructor's test
-cells in a clean judge process (:mod:`autograder.judge`). The grader relays the judge's
-calls of exercise functions to the student's process and their results back, enforcing the
-time limits; the student's process never sees a test, and the judge never runs student code.
+cells in a clean judge process (:mod:`autograder.judge`, forked warm by
+:mod:`autograder._engine_judgepool`). During a test the judge calls the student's functions
+in the sandbox over direct pipes; the grader supervises both processes, enforces the time
+limits and turns what happened into a :class:`~autograder.results.SubmissionResult`. The
+student's process never sees a test, and the judge never runs student code.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +22,12 @@ from pathlib import Path
 import nbformat
 
 from . import _engine_judgepool, record, sandbox
+from ._engine_plan import judge_cells, test_helpers
+from ._engine_process import Process, expect
 from .results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
                       VOIDED, QuestionResult, SubmissionResult)
-from .source import (ANSWER, FREE, MARKDOWN, SETUP, TEST, Assembled, Cell, NotebookError,
-                     SourceNotebook, assemble, parse_source, read_notebook, to_notebook)
+from .source import (ANSWER, MARKDOWN, TEST, Assembled, Cell, NotebookError, SourceNotebook,
+                     assemble, parse_source, read_notebook, to_notebook)
 
 GRACE_SECONDS = 3.0          # after a cell's time is up, how long the soft interrupt may take
 OVERALL_FACTOR = 10          # the whole notebook may take this many per-cell timeouts
@@ -56,66 +56,6 @@ class _Run:
     stopped_at: int | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)   # (what, seconds) for profiling
     calls: int = 0                                                  # exercise calls relayed
-
-
-class _Process:
-    """A child speaking frames on its stdin/stdout, its stderr kept in a private temp file."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, pass_fds: tuple = ()) -> None:
-        self.stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, env=env, cwd=cwd, start_new_session=True,
-                                     pass_fds=pass_fds)
-        self.reader = record.FrameReader(self.proc.stdout.fileno())
-
-    def send(self, header: dict, blobs: list[bytes] = ()) -> None:
-        self.send_raw(record.pack_frame(header, blobs))
-
-    def send_raw(self, data: bytes) -> None:
-        try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            raise record.ChannelClosed("channel closed") from None
-
-    def read(self, deadline: float) -> tuple[dict, list[bytes], bytes]:
-        return self.reader.read(deadline)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def close(self) -> None:
-        self.kill()
-        for stream in (self.proc.stdin, self.proc.stdout, self.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
-
-    def stderr_text(self, limit: int = 2000) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read(limit).decode("utf-8", "replace").strip()
-
-    def death(self) -> str:
-        """How the process ended, in words."""
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return "it stopped answering"
-        if code < 0 or code > 128:
-            number = -code if code < 0 else code - 128
-            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
-            hint = " (probably out of memory)" if number == signal.SIGKILL else ""
-            return f"the notebook's process was killed by {name}{hint}"
-        return f"the notebook's process exited with code {code} (os._exit, a crash or a kill)"
 
 
 def grade_submission(source: Path, submission: Path, *, student_id: str, assignment: str,
@@ -183,55 +123,6 @@ def _grade(source_path: Path, submission: Path, workdir: Path, seed: int, timeou
                             reason="; ".join(reasons), questions=questions)
 
 
-def _top_level_names(source: str) -> set[str] | None:
-    """Names a cell uses outside function bodies (None when it does not parse)."""
-    from ._engine_runner import strip_magics
-    try:
-        tree = ast.parse(strip_magics(source))
-    except SyntaxError:
-        return None
-    names: set[str] = set()
-    todo: list[ast.AST] = list(tree.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            todo.extend(getattr(node, "decorator_list", []))
-            continue
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        todo.extend(ast.iter_child_nodes(node))
-    return names
-
-
-def _names(source: str) -> set[str]:
-    from ._engine_runner import strip_magics
-    try:
-        return {n.id for n in ast.walk(ast.parse(strip_magics(source))) if isinstance(n, ast.Name)}
-    except SyntaxError:
-        return set()
-
-
-def _test_helpers(source: SourceNotebook) -> list[str]:
-    """Names the tests use that the solutions do not: helpers a cheat would redefine."""
-    in_tests = set().union(*(_names(c.source) for c in source.cells if c.kind == TEST))
-    in_answers = set().union(*(_names(c.source) for c in source.cells if c.kind == ANSWER))
-    return sorted(in_tests - in_answers - set(source.exercises))
-
-
-def _judge_cells(source: SourceNotebook) -> list[tuple[int, Cell]]:
-    """Source cells the judge runs before tests (instructor code only, never the student's
-    copy): setup and unlabelled code cells, except those that call an exercise at top level
-    (demos and plots of the student's functions, which tests may not depend on)."""
-    chosen = []
-    exercises = set(source.exercises)
-    for index, cell in enumerate(source.cells):
-        if cell.kind in (SETUP, FREE):
-            names = _top_level_names(cell.source)
-            if names is not None and not names & exercises:
-                chosen.append((index, cell))
-    return chosen
-
-
 def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str, workdir: Path,
              seed: int, timeout: float, memory_mb: int, started: float) -> None:
     overall = started + STARTUP_SECONDS + OVERALL_FACTOR * timeout
@@ -239,20 +130,20 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
     to_judge_r, to_judge_w = os.pipe()          # student -> judge
     limits = {"memory_mb": memory_mb, "cpu_seconds": int(OVERALL_FACTOR * timeout + 30),
               "file_mb": 64, "processes": 64, "isolate_network": kind == sandbox.RLIMIT,
-              "judge_in": to_runner_r, "judge_out": to_judge_w, "watch": _test_helpers(source)}
+              "judge_in": to_runner_r, "judge_out": to_judge_w, "watch": test_helpers(source)}
     # -P: the workdir (student-writable) is not put on sys.path before the runner starts.
     runner_argv = [sys.executable, "-P", "-m", "autograder._engine_runner", json.dumps(limits)]
     judge_env = dict(os.environ, BACKPROP_LAB_SEED=str(seed), MPLBACKEND="Agg", PYTHONHASHSEED="0",
                      **sandbox.single_thread_env())
     config = {"exercises": list(source.exercises), "runner_in": to_judge_r, "runner_out": to_runner_w}
     try:
-        runner = _Process(sandbox.command(kind, workdir, runner_argv),
+        runner = Process(sandbox.command(kind, workdir, runner_argv),
                           sandbox.environment(workdir, seed), workdir, (to_runner_r, to_judge_w))
         try:
             judge = _engine_judgepool.spawn(config["exercises"], to_judge_r, to_runner_w, seed,
                                             str(source.path.parent), judge_env)
             if judge is None:
-                judge = _Process([sys.executable, "-m", "autograder.judge", json.dumps(config)],
+                judge = Process([sys.executable, "-m", "autograder.judge", json.dumps(config)],
                                  judge_env, source.path.parent, (to_judge_r, to_runner_w))
         except BaseException:
             runner.close()
@@ -333,23 +224,13 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
             print("\n".join(f"{s:7.3f}  {what}" for what, s in run.timings), file=sys.stderr)
 
 
-def _expect(process: _Process, op: str, deadline: float, who: str) -> dict:
-    try:
-        header, _, _ = process.read(deadline)
-    except (record.ChannelClosed, record.ChannelTimeout, record.WireError) as err:
-        raise RuntimeError(f"{who} failed ({type(err).__name__}): {process.stderr_text()}") from None
-    if header.get("op") != op:
-        raise RuntimeError(f"{who} sent {header.get('op')!r} instead of {op!r}")
-    return header
-
-
 class _JudgeFeed:
     """Sends the judge the source's setup cells early (it works while the student's cells
     run), in order, and collects its acknowledgements before each test."""
 
-    def __init__(self, judge: _Process, source: SourceNotebook) -> None:
+    def __init__(self, judge: Process, source: SourceNotebook) -> None:
         self.judge = judge
-        self.queue = _judge_cells(source)
+        self.queue = judge_cells(source)
         self.positions = {c.grade_id: i for i, c in enumerate(source.cells) if c.kind == TEST}
         self.pending = 0
         self.ready = False
@@ -368,16 +249,16 @@ class _JudgeFeed:
 
     def drain(self, deadline: float) -> None:
         if not self.ready:
-            _expect(self.judge, "ready", deadline, "the judge")
+            expect(self.judge, "ready", deadline, "the judge")
             self.ready = True
         while self.pending:
-            header = _expect(self.judge, "done", deadline, "the judge")
+            header = expect(self.judge, "done", deadline, "the judge")
             if header.get("error"):
                 self.errors.append(str(header["error"]))
             self.pending -= 1
 
 
-def _read_runner(runner: _Process, deadline: float, timeout: float, allowed: set[str]) -> dict:
+def _read_runner(runner: Process, deadline: float, timeout: float, allowed: set[str]) -> dict:
     """The runner's next frame (header, with the frame kept), or Stopped with the reason."""
     try:
         header, blobs, raw = runner.read(deadline)
@@ -396,13 +277,13 @@ def _read_runner(runner: _Process, deadline: float, timeout: float, allowed: set
     return header
 
 
-def _stop(run: _Run, runner: _Process, judge: _Process, index: int, reason: str) -> None:
+def _stop(run: _Run, runner: Process, judge: Process, index: int, reason: str) -> None:
     run.stopped = reason
     run.stopped_at = index
     runner.kill()
 
 
-def _test(cell: Cell, index: int, runner: _Process, judge: _Process, run: _Run,
+def _test(cell: Cell, index: int, runner: Process, judge: Process, run: _Run,
           timeout: float, overall: float) -> QuestionResult:
     """Run test ``cell`` in the judge, which calls the student's functions in the runner
     directly; then take the runner back (or stop it, if the judge found it gone)."""
@@ -427,7 +308,7 @@ def _test(cell: Cell, index: int, runner: _Process, judge: _Process, run: _Run,
         _stop(run, runner, judge, index, voided)
     judge.send({"op": "test", "source": cell.source, "grade_id": cell.grade_id,
                 "timeout": timeout, "runner_gone": bool(run.stopped)})
-    header = _expect(judge, "result", overall, "the judge")
+    header = expect(judge, "result", overall, "the judge")
     run.calls = int(header.get("calls") or 0)
     state = str(header.get("runner", "ok"))
     if run.stopped:
