@@ -221,3 +221,21 @@ def test_compare_shares_the_diagnoses():
         assert result.message.startswith(f"[{diagnosis}] out: ")
     assert "×1/4" in compare(expected / 4, expected).message
     assert "row 2" in compare(partial, expected).message
+
+
+def test_hidden_mode_reaches_every_check():
+    """Do check_gradients, check_jacobian and compare honour hidden=True (no values, no per-entry errors)?"""
+    X, y, params = network(np.random.default_rng(14))
+    grads = backward(params, X, y, "one_example")
+    results = check_gradients(lambda p: loss(p, X, y), params, grads, hidden=True)
+    assert results["W1"].diagnosis == "wrong" and results["W1"].hidden and results["W1"].errors is None
+    assert "expected" not in results["W1"].message and "yours" not in results["W1"].message
+    expected = np.array([[10.5, 20.25, 30.125], [40.5, 50.75, 60.5]])
+    actual = expected + np.array([[5.0, 0, 0], [0, 0, 0]])
+    shown = compare(actual, expected, name="out")
+    hidden = compare(actual, expected, name="out", hidden=True)
+    assert shown.diagnosis == hidden.diagnosis == "partial"
+    wrong = compare(-2.5 * expected + 1, expected, name="out", hidden=True)
+    for result in (hidden, wrong):
+        for value in expected.reshape(-1):
+            assert f"{value:g}" not in result.message

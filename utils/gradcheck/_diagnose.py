@@ -107,8 +107,8 @@ def where_text(mask: np.ndarray, *, gradient: bool = True) -> tuple[str, str]:
     if mask.ndim == 2 and mask.shape[0] > 1:
         rows = np.flatnonzero(mask.any(axis=1)).tolist()
         columns = np.flatnonzero(mask.any(axis=0)).tolist()
-        whole_rows = all(mask[r].mean() >= 0.5 for r in rows)
-        whole_columns = all(mask[:, c].mean() >= 0.5 for c in columns)
+        whole_rows = all(mask[r].mean() >= 0.5 and mask[r].sum() >= 2 for r in rows)
+        whole_columns = all(mask[:, c].mean() >= 0.5 and mask[:, c].sum() >= 2 for c in columns)
         hint = words.CAUSES["rows"] if gradient else "."
         if whole_rows and len(rows) < mask.shape[0] and (len(rows) <= len(columns) or not whole_columns):
             return words.listing(rows, "row", "rows"), hint
