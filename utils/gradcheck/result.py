@@ -24,7 +24,8 @@ class GradCheckResult:
         max_rel_error: the largest relative error over everything that was compared
             (entries, or directional derivatives in fast mode), each relative to
             ``max(|yours|, |reference|, rms of the reference)``; ``nan`` when nothing could
-            be compared (shape or non-finite values).
+            be compared (shape or non-finite values). A passing float32 check may show more
+            than ``rtol`` here: the tolerance also allows for the measured rounding noise.
         rel_error: the norm-wise relative error ``‖yours − reference‖ / ‖reference‖`` over the
             compared quantities.
         worst_index: the index of the worst entry (a tuple, in the shape of the array) when it
