@@ -178,7 +178,7 @@ def test_plot_draws_heatmap():
 
 
 def test_tiny_entries_are_not_judged_alone():
-    """Does a correct gradient with near-zero entries pass, where the max-elementwise relative error (cs231n) fails it?"""
+    """Does a correct gradient with near-zero entries pass, where max-elementwise relative error fails it?"""
     x = np.array([1e-9, 0.5, -1.0, 2.0, 1e-8])
     f = lambda z: float(np.sum(np.cosh(z)))  # noqa: E731
     grad = np.sinh(x)
@@ -196,3 +196,10 @@ def test_compare_is_fast_on_big_arrays():
     start = time.perf_counter()
     assert compare(expected.T, expected).diagnosis == "transposed"
     assert time.perf_counter() - start < 2.0
+
+
+def test_jacobian_in_transposed_layout_is_a_shape_error():
+    """Is a Jacobian given as x.shape + f(x).shape reported as shape, explaining the layout?"""
+    A = np.arange(6.0).reshape(2, 3)
+    result = check_jacobian(lambda x: A @ x, np.ones(3), A.T, name="J")
+    assert result.diagnosis == "shape" and "f(x).shape + x.shape" in result.message

@@ -83,7 +83,7 @@ def test_float32_jacobian_passes():
 
 
 def test_relu_jacobian_at_zero_passes_and_identity_is_partial():
-    """Does the ReLU Jacobian diag(z > 0) pass with z exactly 0 and within 1e-7, and the identity fail as partial naming entries?"""
+    """Does diag(z > 0) pass as ReLU's Jacobian with z at and near 0, and the identity fail as partial?"""
     z = np.array([-1.0, 0.0, 2.0, 1e-7, -1e-7])
     relu = lambda v: np.maximum(v, 0)  # noqa: E731
     assert check_jacobian(relu, z, np.diag((z > 0) * 1.0)).passed
