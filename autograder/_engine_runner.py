@@ -50,17 +50,18 @@ class CellTimeout(BaseException):
 
 class _State:
     armed = False
-    budget = 0.0
+    limit = 0.0
     total_output = 0
 
 
 def _alarm(signum: int, frame: object) -> None:
     if _State.armed:
-        raise CellTimeout(f"the code did not finish within {_State.budget:g} s and was interrupted")
+        raise CellTimeout(f"the code did not finish within the time limit ({_State.limit:g} s) "
+                          "and was interrupted")
 
 
-def _arm(seconds: float) -> None:
-    _State.budget = seconds
+def _arm(seconds: float, limit: float | None = None) -> None:
+    _State.limit = limit if limit is not None else seconds
     _State.armed = True
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01), 0.5)
 
@@ -241,7 +242,7 @@ class Runner:
                     last = ast.Expression(tree.body.pop().value)
                 body = compile(tree, filename, "exec")
                 tail = compile(last, filename, "eval") if last else None
-                _arm(header["timeout"])
+                _arm(header["timeout"], header.get("limit"))
                 try:
                     exec(body, self.namespace)
                     value = eval(tail, self.namespace) if tail else None
@@ -289,7 +290,7 @@ class Runner:
                 reply = {"op": "raise", "type": "NameError", "builtin": True,
                          "message": f"name '{name}' is not defined", "traceback": []}
             else:
-                _arm(header["timeout"])
+                _arm(header["timeout"], header.get("limit"))
                 try:
                     try:
                         value = function(*args, **kwargs)

@@ -123,7 +123,8 @@ class Exercise:
         tree, blobs = record.encode((args, kwargs), register)
         channel.calls += 1
         channel.to_runner({"op": "call", "name": self.__name__, "args": tree,
-                           "timeout": max(channel.deadline - time.monotonic(), 0.05)}, blobs)
+                           "timeout": max(channel.deadline - time.monotonic(), 0.05),
+                           "limit": channel.timeout}, blobs)
         while True:
             header, blobs = channel.from_runner()
             op = header.get("op")

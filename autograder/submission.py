@@ -185,7 +185,7 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
                 continue
             try:
                 runner.send({"op": "exec", "cell": index, "source": cell.source, "kind": cell.kind,
-                             "grade_id": cell.grade_id,
+                             "grade_id": cell.grade_id, "limit": timeout,
                              "timeout": max(min(timeout, overall - time.monotonic()), 0.05)})
                 header = _read_runner(runner, min(time.monotonic() + timeout + GRACE_SECONDS, overall),
                                       timeout, {"done"})
