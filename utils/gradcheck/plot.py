@@ -10,8 +10,8 @@ from .result import GradCheckResult
 def plot_gradient_check(result: GradCheckResult, ax=None):
     """Draw the relative error of every checked entry as a heatmap (log scale).
 
-    Entries that were not examined (fast mode samples a few) are left blank; the worst entry is
-    circled. Vectors are drawn as one row, arrays of three or more dimensions flattened to
+    The colour scale is the same for every plot (1e-16 to 1, dark = wrong). Entries that were
+    not examined (fast mode samples a few) are left blank; the worst entry is circled. Vectors are drawn as one row, arrays of three or more dimensions flattened to
     ``(first axis, rest)``.
 
     Args:
@@ -38,10 +38,9 @@ def plot_gradient_check(result: GradCheckResult, ax=None):
     errors = np.asarray(result.errors, dtype=float)
     grid = errors.reshape(1, -1) if errors.ndim <= 1 else errors.reshape(errors.shape[0], -1)
     shown = np.where(np.isfinite(grid), np.maximum(grid, 1e-16), np.nan)
-    finite = shown[np.isfinite(shown)]
-    top = max(float(finite.max()) if finite.size else 1.0, 1e-6)
-    image = ax.imshow(np.ma.masked_invalid(shown), cmap="magma_r", aspect="auto", interpolation="nearest",
-                      norm=LogNorm(vmin=1e-16, vmax=max(top, 1e-15)))
+    # one fixed scale for every plot, so that dark always means wrong (1 = off by 100%)
+    image = ax.imshow(np.ma.masked_invalid(np.minimum(shown, 1.0)), cmap="magma_r", aspect="auto",
+                      interpolation="nearest", norm=LogNorm(vmin=1e-16, vmax=1.0))
     ax.figure.colorbar(image, ax=ax, label="relative error")
     if result.worst_index is not None and errors.ndim >= 1 and len(result.worst_index) == errors.ndim:
         flat = int(np.ravel_multi_index(result.worst_index, errors.shape))
