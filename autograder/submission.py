@@ -138,13 +138,13 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
     config = {"exercises": list(source.exercises), "runner_in": to_judge_r, "runner_out": to_runner_w}
     try:
         runner = Process(sandbox.command(kind, workdir, runner_argv),
-                          sandbox.environment(workdir, seed), workdir, (to_runner_r, to_judge_w))
+                         sandbox.environment(workdir, seed), workdir, (to_runner_r, to_judge_w))
         try:
             judge = _engine_judgepool.spawn(config["exercises"], to_judge_r, to_runner_w, seed,
                                             str(source.path.parent), judge_env)
             if judge is None:
                 judge = Process([sys.executable, "-m", "autograder.judge", json.dumps(config)],
-                                 judge_env, source.path.parent, (to_judge_r, to_runner_w))
+                                judge_env, source.path.parent, (to_judge_r, to_runner_w))
         except BaseException:
             runner.close()
             raise
@@ -190,18 +190,18 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
                 header = _read_runner(runner, min(time.monotonic() + timeout + GRACE_SECONDS, overall),
                                       timeout, {"done"})
             except record.ChannelClosed:
-                _stop(run, runner, judge, index, f"the notebook stopped at {position}: {runner.death()}")
+                _stop(run, runner, index, f"the notebook stopped at {position}: {runner.death()}")
                 continue
             except Stopped as stop:
                 if time.monotonic() >= overall:
                     stop = Stopped(f"the whole notebook ran past its limit of "
                                    f"{overall - started:.0f} s")
-                _stop(run, runner, judge, index, f"the notebook stopped at {position}: {stop}")
+                _stop(run, runner, index, f"the notebook stopped at {position}: {stop}")
                 continue
             except ProtocolViolation as err:
                 reason = f"the notebook's process broke the grader's protocol at {position} ({err})"
                 run.findings.append(reason)
-                _stop(run, runner, judge, index, reason)
+                _stop(run, runner, index, reason)
                 continue
             run.timings.append((f"{position} {cell.kind} {cell.grade_id}", float(header.get("seconds") or 0)))
             run.outputs[index] = header.get("outputs") or []
@@ -261,7 +261,7 @@ class _JudgeFeed:
 def _read_runner(runner: Process, deadline: float, timeout: float, allowed: set[str]) -> dict:
     """The runner's next frame (header, with the frame kept), or Stopped with the reason."""
     try:
-        header, blobs, raw = runner.read(deadline)
+        header, _, _ = runner.read(deadline)
     except record.ChannelTimeout:
         runner.kill()
         raise Stopped(f"timed out after {timeout:g} s") from None
@@ -273,11 +273,10 @@ def _read_runner(runner: Process, deadline: float, timeout: float, allowed: set[
     if header.get("op") not in allowed:
         runner.kill()
         raise ProtocolViolation(f"unexpected message {header.get('op')!r}")
-    header["_raw"] = raw
     return header
 
 
-def _stop(run: _Run, runner: Process, judge: Process, index: int, reason: str) -> None:
+def _stop(run: _Run, runner: Process, index: int, reason: str) -> None:
     run.stopped = reason
     run.stopped_at = index
     runner.kill()
@@ -299,13 +298,13 @@ def _test(cell: Cell, index: int, runner: Process, judge: Process, run: _Run,
                                 "was checked with the real numpy and utils, so this earned nothing)")
         runner.send({"op": "serve"})
     except record.ChannelClosed:
-        _stop(run, runner, judge, index, f"the notebook stopped before test '{cell.grade_id}': "
+        _stop(run, runner, index, f"the notebook stopped before test '{cell.grade_id}': "
                                          f"{runner.death()}")
     except Stopped as stop:
-        _stop(run, runner, judge, index, f"the notebook stopped before test '{cell.grade_id}': {stop}")
+        _stop(run, runner, index, f"the notebook stopped before test '{cell.grade_id}': {stop}")
     except ProtocolViolation as err:
         voided = f"the notebook's process broke the grader's protocol ({err})"
-        _stop(run, runner, judge, index, voided)
+        _stop(run, runner, index, voided)
     judge.send({"op": "test", "source": cell.source, "grade_id": cell.grade_id,
                 "timeout": timeout, "runner_gone": bool(run.stopped)})
     header = expect(judge, "result", overall, "the judge")
@@ -318,20 +317,20 @@ def _test(cell: Cell, index: int, runner: Process, judge: Process, run: _Run,
             _read_runner(runner, min(time.monotonic() + timeout + GRACE_SECONDS, overall), timeout,
                          {"served"})
         except Stopped as stop:
-            _stop(run, runner, judge, index, f"the notebook stopped during test '{cell.grade_id}': {stop}")
+            _stop(run, runner, index, f"the notebook stopped during test '{cell.grade_id}': {stop}")
         except ProtocolViolation as err:
             voided = f"the notebook's process broke the grader's protocol during test '{cell.grade_id}' ({err})"
-            _stop(run, runner, judge, index, voided)
+            _stop(run, runner, index, voided)
     elif state == "timeout":
-        _stop(run, runner, judge, index,
+        _stop(run, runner, index,
               f"the notebook stopped during test '{cell.grade_id}': timed out after {timeout:g} s")
     elif state == "closed":
         runner.proc.poll()
-        _stop(run, runner, judge, index,
+        _stop(run, runner, index,
               f"the notebook stopped during test '{cell.grade_id}': {runner.death()}")
     else:
         voided = f"the notebook's process broke the grader's protocol during test '{cell.grade_id}' ({state})"
-        _stop(run, runner, judge, index, voided)
+        _stop(run, runner, index, voided)
     error = header.get("error") or {}
     outputs = [{"output_type": "stream", "name": "stdout", "text": header["output"]}] if header.get("output") else []
     if voided:
