@@ -26,6 +26,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -186,6 +187,16 @@ def remove_empty_folders(out_dir: Path) -> None:
                 folder.rmdir()
 
 
+def _preload() -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+        import nbgrader.api  # noqa: F401
+    except Exception:  # loading early is an optimisation only
+        pass
+
+
 def run_jobs(jobs: list[Job], limits: Limits, workers: int, progress: bool = True,
              label: str = "grading") -> list[SubmissionResult]:
     """Grade ``jobs`` on ``workers`` processes, with a progress bar; results in job order."""
@@ -213,6 +224,8 @@ def run_jobs(jobs: list[Job], limits: Limits, workers: int, progress: bool = Tru
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {pool.submit(grade_job, job, limits): index for index, job in enumerate(jobs)}
+            # what the gradebook and the report need loads while the workers grade
+            threading.Thread(target=_preload, daemon=True).start()
             with progress_bar() as bar:
                 for future in as_completed(futures):
                     index = futures[future]
