@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help="submissions graded at once (default: one per core)")
     p.add_argument("--timeout", type=_positive_float, default=None,
-                   help="seconds one cell or test may run (default: 15)")
+                   help="seconds one cell or test may run (default: 30)")
     p.add_argument("--all-mistakes", action="store_true",
                    help="one student per planted mistake (default: up to 4 per assignment)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
