@@ -8,9 +8,12 @@ network on a batch of 64, as a function of all its parameters packed into one ve
 * ``sweep``: the cs231n loop, one central difference per entry (``2n`` calls). At large sizes
   it is **extrapolated** from a timed subset of entries (``--subset``) unless ``--full-sweep``
   is given, and the table says which;
-* ``torch fast``: ``torch.autograd.gradcheck(..., fast_mode=True)`` on the same function written
-  in torch (float64), when torch is installed; otherwise that column says "n/a";
-* the ratios ``sweep / check`` and ``torch / check``;
+* ``torch fast``: ``torch.autograd.gradcheck(..., fast_mode=True)`` on the same numpy function
+  with the same gradient (wrapped in a ``torch.autograd.Function``), when torch is installed;
+  otherwise that column says "n/a";
+* the ratios ``sweep / check`` and ``torch / check``, on the correct gradient and, in a second
+  table, on a wrong one (where torch's fast mode falls back to the full ``2n`` Jacobian; at
+  1e5 only with ``--torch-failing-all``, as that takes minutes);
 * detection: how many mistakes of a corpus of typical student mistakes ``check_gradients``
   catches at that size, and with which diagnoses.
 
@@ -170,32 +173,56 @@ def time_check(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: i
     return statistics.median(times), result
 
 
-def time_torch(problem: Problem, theta: np.ndarray, repeats: int) -> float | None:
-    """``torch.autograd.gradcheck(fast_mode=True)`` on the same loss, or None without torch."""
+def time_torch(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: int) -> float | None:
+    """``torch.autograd.gradcheck(fast_mode=True)`` on the same numpy loss with the same gradient
+    (a ``torch.autograd.Function`` whose backward returns ``grad``), or None without torch.
+
+    For a wrong ``grad`` torch's fast mode fails and then builds the full Jacobian by ``2n``
+    differences to report it; that is what this times too.
+    """
     try:
         import torch
     except ImportError:
         return None
-    X = torch.tensor(problem.X, dtype=torch.float64)
-    y = torch.tensor(problem.y)
-    shapes = [(key, value.shape, value.size) for key, value in problem.params.items()]
+    gradient = torch.tensor(grad, dtype=torch.float64)
 
-    def loss(t):
-        parts, start = {}, 0
-        for key, shape, size in shapes:
-            parts[key] = t[start: start + size].reshape(shape)
-            start += size
-        z = X @ parts["W1"] + parts["b1"]
-        scores = torch.relu(z) @ parts["W2"] + parts["b2"]
-        return torch.nn.functional.cross_entropy(scores, y)
+    class Loss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return torch.tensor(problem.flat_loss(t.detach().numpy()), dtype=torch.float64)
+
+        @staticmethod
+        def backward(ctx, upstream):
+            return upstream * gradient
 
     t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same single thread as numpy's BLAS here
     times = []
-    for _ in range(repeats):
-        start = clock()
-        torch.autograd.gradcheck(loss, (t,), fast_mode=True, eps=1e-6, atol=1e-5, rtol=1e-3)
-        times.append(clock() - start)
+    try:
+        if repeats > 1:  # warm up torch (its first call pays for lazy initialisation)
+            torch.autograd.gradcheck(Loss.apply, (t,), fast_mode=True, eps=1e-6, atol=1e-5, rtol=1e-3,
+                                     raise_exception=False)
+        for _ in range(repeats):
+            start = clock()
+            torch.autograd.gradcheck(Loss.apply, (t,), fast_mode=True, eps=1e-6, atol=1e-5, rtol=1e-3,
+                                     raise_exception=False)
+            times.append(clock() - start)
+    finally:
+        torch.set_num_threads(threads)
     return statistics.median(times)
+
+
+def time_failing(problem: Problem, theta: np.ndarray, repeats: int, with_torch: bool) -> tuple[float, float | None]:
+    """Seconds of ``check_gradient`` and of torch's fast mode on a wrong gradient (dW1 sign-flipped)."""
+    grad = problem.pack(problem.grads("sign flip"))
+    times = []
+    for repeat in range(repeats):
+        start = clock()
+        result = check_gradient(problem.flat_loss, theta, grad, name="dtheta", rng=repeat)
+        times.append(clock() - start)
+    assert not result.passed
+    return statistics.median(times), (time_torch(problem, theta, grad, 1) if with_torch else None)
 
 
 def detection(problem: Problem) -> tuple[int, list[str]]:
@@ -217,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full-sweep", action="store_true", help="time the real 2n sweep at every size")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each fast timing (median)")
     parser.add_argument("--no-detection", action="store_true", help="skip the mistake-corpus detection")
+    parser.add_argument("--torch-failing-all", action="store_true",
+                        help="also time torch's fast mode on a wrong gradient at 1e5 (it falls back to 2n calls)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                         help="cpu: process CPU time (default; robust on a busy machine); wall: wall-clock")
     args = parser.parse_args(argv)
@@ -235,9 +264,12 @@ def main(argv: list[str] | None = None) -> None:
             grad = problem.pack(problem.grads())
             check_time, result = time_check(problem, theta, grad, args.repeats)
             sweep_time, extrapolated = time_sweep(problem, theta, args.subset, args.full_sweep)
-            torch_time = time_torch(problem, theta, args.repeats)
+            torch_time = time_torch(problem, theta, grad, args.repeats)
+            failing = time_failing(problem, theta, args.repeats,
+                                   with_torch=torch_time is not None and (size <= 10_000 or args.torch_failing_all))
             caught, labels = (0, []) if args.no_detection else detection(problem)
-            rows.append((size, problem.size, check_time, result, sweep_time, extrapolated, torch_time, caught))
+            rows.append((size, problem.size, check_time, result, sweep_time, extrapolated, torch_time, caught,
+                         failing))
             details.append((problem.size, labels))
 
     print(f"times: {'CPU time of this process' if args.clock == 'cpu' else 'wall-clock'}, "
@@ -246,13 +278,23 @@ def main(argv: list[str] | None = None) -> None:
               f"{'torch fast':>10}  {'torch/check':>11}  {'corpus caught':>13}")
     print(header)
     print("-" * len(header))
-    for size, n, check_time, result, sweep_time, extrapolated, torch_time, caught in rows:
+    for size, n, check_time, result, sweep_time, extrapolated, torch_time, caught, _ in rows:
         sweep = f"{sweep_time:9.2f} s{' (ex)' if extrapolated else '     '}"
         torch_text = "n/a" if torch_time is None else f"{torch_time * 1e3:8.1f}ms"
         torch_ratio = "n/a" if torch_time is None else f"{torch_time / check_time:10.1f}×"
         corpus = "-" if args.no_detection else f"{caught}/{len(MISTAKES)}"
         print(f"{n:>8,}  {check_time * 1e3:7.1f}ms  {result.evaluations:>5}  {str(result.passed):>6}  {sweep:>14}  "
               f"{sweep_time / check_time:10.0f}×  {torch_text:>10}  {torch_ratio:>11}  {corpus:>13}")
+    print()
+    print("on a wrong gradient (dW1 sign-flipped):")
+    header = f"{'params':>8}  {'check':>9}  {'torch fast':>10}  {'torch/check':>11}"
+    print(header)
+    print("-" * len(header))
+    for size, n, *_, failing in rows:
+        check_failing, torch_failing = failing
+        torch_text = "n/a" if torch_failing is None else f"{torch_failing * 1e3:8.1f}ms"
+        torch_ratio = "n/a" if torch_failing is None else f"{torch_failing / check_failing:10.1f}×"
+        print(f"{n:>8,}  {check_failing * 1e3:7.1f}ms  {torch_text:>10}  {torch_ratio:>11}")
     if any(row[5] for row in rows):
         print(f"(ex) = sweep extrapolated from {args.subset} timed entries; run with --full-sweep for the real one.")
     if all(row[6] is None for row in rows):
