@@ -379,3 +379,14 @@ def assert_untouched_tests_pass(planted_runs: dict[str, nbformat.NotebookNode], 
             if test_id not in planted_tests:
                 assert not error_text(cell_by_grade_id(ran, test_id)), test_id
                 assert "ok: hidden tests passed" in printed(cell_by_grade_id(ran, test_id))
+
+
+def exec_cells(cells: list[nbformat.NotebookNode]) -> dict:
+    """The namespace left by executing ``cells`` (each compiled under its grade_id) outside a kernel,
+    with ``np`` imported: the solution's functions, for fast checks against references."""
+    import numpy as np
+
+    namespace: dict = {"np": np}
+    for cell in cells:
+        exec(compile(cell.source, meta(cell).get("grade_id", "cell"), "exec"), namespace)  # noqa: S102
+    return namespace

@@ -4,24 +4,21 @@ its planted mistake with the right diagnosis?"""
 
 from __future__ import annotations
 
-import copy
-import io
 import re
-import time
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.image as mpimg  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from autograder.mistakes import Mistake, load_mistakes, plant  # noqa: E402
+from autograder.mistakes import Mistake, load_mistakes  # noqa: E402
 from tests.notebooks.harness import (  # noqa: E402
-    cell_by_grade_id, error_text, errored_cells, execute, figures, release_path,
-    solution_path,
+    answer_stubs, assert_diagnosed, assert_mistakes_plant, assert_picture, assert_release_fails_only_at_stubs,
+    assert_runs_cleanly, cell_by_grade_id, cells_with, error_text, exec_cells, executed_release_fixture,
+    executed_solution_fixture, figures, meta, planted_tests_fixture, printed, source_fixture,
 )
 from utils.graph import Graph, path_sum_gradients  # noqa: E402
 
@@ -31,108 +28,40 @@ GATE_RULES = ("add_backward", "mul_backward", "max_backward", "exp_backward",
               "inverse_backward", "sigmoid_backward")
 
 
-def _meta(cell: nbformat.NotebookNode) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _answers(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if _meta(c).get("solution")]
-
-
-def _tests(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if _meta(c).get("grade")]
-
-
-@pytest.fixture(scope="module")
-def source() -> nbformat.NotebookNode:
-    return nbformat.read(solution_path(ASSIGNMENT), as_version=4)
+source = source_fixture(ASSIGNMENT)
+executed_solution = executed_solution_fixture(ASSIGNMENT)
+executed_release = executed_release_fixture(ASSIGNMENT)
+planted_runs = planted_tests_fixture(ASSIGNMENT, MISTAKES, keep=("setup", "seed"))
 
 
 @pytest.fixture(scope="module")
 def solution(source: nbformat.NotebookNode) -> dict:
     """The solution's exercise functions, executed outside a kernel."""
-    namespace: dict = {"np": np}
-    for cell in _answers(source):
-        exec(compile(cell.source, _meta(cell)["grade_id"], "exec"), namespace)  # noqa: S102
-    return namespace
-
-
-@pytest.fixture(scope="module")
-def executed_solution(source: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, float]:
-    start = time.perf_counter()
-    ran = execute(source, solution_path(ASSIGNMENT).parent)
-    return ran, time.perf_counter() - start
-
-
-@pytest.fixture(scope="module")
-def executed_release() -> nbformat.NotebookNode:
-    path = release_path(ASSIGNMENT)
-    return execute(nbformat.read(path, as_version=4), path.parent)
-
-
-def _rounds(mistakes: list[Mistake]) -> list[list[Mistake]]:
-    """Group mistakes so that no round plants two into the same cell or checks one test twice."""
-    rounds: list[list[Mistake]] = []
-    for mistake in mistakes:
-        for group in rounds:
-            if all(m.cell != mistake.cell and m.test != mistake.test for m in group):
-                group.append(mistake)
-                break
-        else:
-            rounds.append([mistake])
-    return rounds
-
-
-@pytest.fixture(scope="module")
-def planted_runs(source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    """Each mistake's name -> its visible test cell, executed after the mistake was planted.
-
-    One kernel runs everything: the setup cells, then per round the (planted) answer cells and
-    the visible tests of that round's mistakes. Test cells are self-contained by convention, so
-    the demo cells are left out; each round redefines every exercise, so no mistake leaks into
-    another round.
-    """
-    cells = [copy.deepcopy(c) for c in source.cells if _meta(c).get("grade_id") in ("setup", "seed")]
-    where: dict[str, int] = {}
-    for group in _rounds(MISTAKES):
-        nb = source
-        for mistake in group:
-            nb = plant(nb, mistake)
-        cells += [copy.deepcopy(c) for c in _answers(nb)]
-        for mistake in group:
-            where[mistake.name] = len(cells)
-            cells.append(copy.deepcopy(cell_by_grade_id(nb, mistake.test)))
-    for index, cell in enumerate(cells):
-        cell["id"] = f"planted-{index}"
-    combined = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))
-    ran = execute(combined, solution_path(ASSIGNMENT).parent)
-    return {name: ran.cells[index] for name, index in where.items()}
+    return exec_cells(cells_with(source, "solution"))
 
 
 # --------------------------------------------------------------------- structure (fast)
 
 def test_structure_follows_the_conventions(source: nbformat.NotebookNode) -> None:
     """Does every answer end in its task-named stub and every test carry points and a docstring?"""
-    answers = _answers(source)
+    answers = cells_with(source, "solution")
     assert len(answers) == 9
     for number, cell in enumerate(answers, start=1):
-        names = re.findall(r"^def (\w+)\(", cell.source, re.M)
-        assert names == [_meta(cell)["grade_id"]], "one top-level def named like its cell"
-        assert f'raise NotImplementedError("Exercise 3.{number}: {names[0]}")' in cell.source
+        assert answer_stubs(cell) == {meta(cell)["grade_id"]: f"3.{number}"}, "one def named like its cell"
         docstring = cell.source.split('"""')[1]
         assert "Args:" in docstring and "Returns:" in docstring and "shape" in docstring
-    tests = _tests(source)
-    assert sum(_meta(c)["points"] for c in tests) == 20
+    tests = cells_with(source, "grade")
+    assert sum(meta(c)["points"] for c in tests) == 20
     for cell in tests:
-        grade_id = _meta(cell)["grade_id"]
+        grade_id = meta(cell)["grade_id"]
         assert re.fullmatch(r"test_[a-z0-9_]+", grade_id)
-        assert _meta(cell)["points"] > 0
+        assert meta(cell)["points"] > 0
         assert re.match(r'"""[^\n]+\?"""\n', cell.source), f"{grade_id}: one-line docstring"
         if "### BEGIN HIDDEN TESTS" in cell.source:
             assert f'fresh_rng("{grade_id}")' in cell.source
             assert "hidden=True" in cell.source
-    hidden = {_meta(c)["grade_id"] for c in tests if "BEGIN HIDDEN TESTS" in c.source}
-    assert hidden == {f"test_{_meta(c)['grade_id']}" for c in answers}
+    hidden = {meta(c)["grade_id"] for c in tests if "BEGIN HIDDEN TESTS" in c.source}
+    assert hidden == {f"test_{meta(c)['grade_id']}" for c in answers}
     seeds = [c for c in source.cells if c.cell_type == "code"
              and c.source.strip() == "rng = np.random.default_rng(0)"]
     assert len(seeds) == 1
@@ -156,12 +85,9 @@ def test_utils_graph_holds_no_gate_gradient(source: nbformat.NotebookNode) -> No
 def test_mistakes_file_is_well_formed(source: nbformat.NotebookNode) -> None:
     """Does each planted mistake name a real answer cell, its visible test, and text found once?"""
     assert len(MISTAKES) >= 8
-    answer_ids = {_meta(c)["grade_id"] for c in _answers(source)}
-    test_ids = {_meta(c)["grade_id"] for c in _tests(source)}
+    assert_mistakes_plant(source, MISTAKES)
     for mistake in MISTAKES:
-        assert mistake.cell in answer_ids and mistake.test in test_ids
         assert mistake.test == f"test_{mistake.cell}"
-        plant(source, mistake)  # raises unless `find` occurs exactly once
     assert {m.diagnosis for m in MISTAKES} >= {"swapped", "sign", "transposed", "scale"}
 
 
@@ -279,11 +205,11 @@ def test_tests_pass_on_the_solution_for_any_grading_seed(source, seed, monkeypat
     monkeypatch.setenv("BACKPROP_LAB_SEED", seed)
     namespace: dict = {}
     for cell in source.cells:
-        if cell.cell_type == "code" and (_meta(cell).get("grade_id") in ("setup", "seed")
-                                         or _meta(cell).get("solution")):
+        if cell.cell_type == "code" and (meta(cell).get("grade_id") in ("setup", "seed")
+                                         or meta(cell).get("solution")):
             exec(compile(cell.source, "setup", "exec"), namespace)  # noqa: S102
-    for cell in _tests(source):
-        exec(compile(cell.source, _meta(cell)["grade_id"], "exec"), dict(namespace))  # noqa: S102
+    for cell in cells_with(source, "grade"):
+        exec(compile(cell.source, meta(cell)["grade_id"], "exec"), dict(namespace))  # noqa: S102
 
 
 # ----------------------------------------------------------- executed notebooks (slow)
@@ -291,23 +217,14 @@ def test_tests_pass_on_the_solution_for_any_grading_seed(source, seed, monkeypat
 @pytest.mark.slow
 def test_solution_runs_cleanly_and_quickly(executed_solution) -> None:
     """Does the solution run top to bottom in a fresh kernel without an error, in seconds?"""
-    ran, seconds = executed_solution
-    assert errored_cells(ran) == []
-    assert seconds < 60, f"the solution took {seconds:.1f} s (kernel start included)"
-
-
-def _printed(cell: nbformat.NotebookNode) -> str:
-    """What a cell printed, joined without separators (a busy kernel may split one line over
-    several stream messages)."""
-    return "".join(out.text for out in cell.get("outputs", [])
-                   if out.output_type == "stream" and out.name == "stdout")
+    assert_runs_cleanly(executed_solution, seconds_allowed=60)
 
 
 @pytest.mark.slow
 def test_solution_prints_the_worked_numbers(executed_solution) -> None:
     """Does the executed solution show the lecture's numbers where a student reads them?"""
     ran, _ = executed_solution
-    text = "\n".join(_printed(c) for c in ran.cells if c.cell_type == "code")
+    text = "\n".join(printed(c) for c in ran.cells if c.cell_type == "code")
     for expected in ("df/dx, df/dy, df/dz = -4.0 -4.0 3.0",
                      "df/dx, df/dy, df/dz = 2.0 5.0 0.0", "f = 0.73",
                      "df/dw = [-0.2  -0.39  0.2 ]", "df/dx = [ 0.39 -0.59]",
@@ -328,22 +245,15 @@ def test_figures_are_drawn(executed_solution) -> None:
     pictures = figures(ran)
     assert len(pictures) == 5
     for png in pictures:
-        image = mpimg.imread(io.BytesIO(png), format="png")
-        assert image.shape[0] > 200 and image.shape[1] > 300
-        assert image[..., :3].std() > 0.05, "a blank figure"
+        assert_picture(png, min_height=200, min_width=300)
 
 
 @pytest.mark.slow
 def test_release_fails_only_at_the_stubs(executed_release) -> None:
     """Does the released notebook error only with the exercise stubs, and every test cell fail?"""
-    errors = errored_cells(executed_release)
-    assert errors, "the release should not pass with stubs"
-    for index, grade_id, first_line in errors:
-        text = error_text(executed_release.cells[index])
-        assert re.search(r'NotImplementedError: Exercise 3\.\d: \w+', text), (grade_id, first_line)
-    failed = {grade_id for _, grade_id, _ in errors}
-    assert failed >= {_meta(c)["grade_id"] for c in _tests(executed_release)}
-    assert not any(_meta(c).get("solution") and error_text(c) for c in executed_release.cells)
+    failed = assert_release_fails_only_at_stubs(executed_release, {f"3.{n}" for n in range(1, 10)})
+    assert failed >= {meta(c)["grade_id"] for c in cells_with(executed_release, "grade")}
+    assert not any(meta(c).get("solution") and error_text(c) for c in executed_release.cells)
     assert len(figures(executed_release)) >= 1  # the forward-pass drawing needs no exercise
 
 
@@ -351,6 +261,4 @@ def test_release_fails_only_at_the_stubs(executed_release) -> None:
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.name for m in MISTAKES])
 def test_planted_mistake_is_diagnosed(planted_runs, mistake: Mistake) -> None:
     """Does the visible test fail on the planted mistake with the matching [diagnosis]?"""
-    text = error_text(planted_runs[mistake.name])
-    assert text.startswith("AssertionError"), f"{mistake.name}: {text[:300] or 'no error'}"
-    assert f"[{mistake.diagnosis}]" in text.splitlines()[0], f"{mistake.name}: {text[:300]}"
+    assert_diagnosed(error_text(planted_runs[mistake.name]), mistake)
