@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> None:
         corpus = "-" if args.no_detection else f"{caught}/{len(MISTAKES)}"
         print(f"{n:>8,}  {check_time * 1e3:7.1f}ms  {result.evaluations:>5}  {str(result.passed):>6}  {sweep:>14}  "
               f"{sweep_time / check_time:10.0f}×  {torch_text:>10}  {torch_ratio:>11}  {corpus:>13}")
+    if any(row[5] for row in rows):
+        print(f"(ex) = sweep extrapolated from {args.subset} timed entries; run with --full-sweep for the real one.")
     print()
     print("on a wrong gradient (dW1 sign-flipped):")
     header = f"{'params':>8}  {'check':>9}  {'torch fast':>10}  {'torch/check':>11}"
@@ -295,8 +297,6 @@ def main(argv: list[str] | None = None) -> None:
         torch_text = "n/a" if torch_failing is None else f"{torch_failing * 1e3:8.1f}ms"
         torch_ratio = "n/a" if torch_failing is None else f"{torch_failing / check_failing:10.1f}×"
         print(f"{n:>8,}  {check_failing * 1e3:7.1f}ms  {torch_text:>10}  {torch_ratio:>11}")
-    if any(row[5] for row in rows):
-        print(f"(ex) = sweep extrapolated from {args.subset} timed entries; run with --full-sweep for the real one.")
     if all(row[6] is None for row in rows):
         print("torch is not installed: torch.autograd.gradcheck(fast_mode=True) not timed.")
     for n, labels in details:
