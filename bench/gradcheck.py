@@ -173,7 +173,8 @@ def time_check(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: i
     return statistics.median(times), result
 
 
-def time_torch(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: int) -> float | None:
+def time_torch(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: int,
+               warm_up: bool = True) -> float | None:
     """``torch.autograd.gradcheck(fast_mode=True)`` on the same numpy loss with the same gradient
     (a ``torch.autograd.Function`` whose backward returns ``grad``), or None without torch.
 
@@ -200,7 +201,7 @@ def time_torch(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: i
     torch.set_num_threads(1)  # the same single thread as numpy's BLAS here
     times = []
     try:
-        if repeats > 1:  # warm up torch (its first call pays for lazy initialisation)
+        if warm_up:  # torch's first call pays for lazy initialisation
             torch.autograd.gradcheck(Loss.apply, (t,), fast_mode=True, eps=1e-6, atol=1e-5, rtol=1e-3,
                                      raise_exception=False)
         for _ in range(repeats):
@@ -222,7 +223,7 @@ def time_failing(problem: Problem, theta: np.ndarray, repeats: int, with_torch: 
         result = check_gradient(problem.flat_loss, theta, grad, name="dtheta", rng=repeat)
         times.append(clock() - start)
     assert not result.passed
-    return statistics.median(times), (time_torch(problem, theta, grad, 1) if with_torch else None)
+    return statistics.median(times), (time_torch(problem, theta, grad, 1, warm_up=False) if with_torch else None)
 
 
 def detection(problem: Problem) -> tuple[int, list[str]]:
