@@ -5,19 +5,15 @@ catch its planted mistake with the right diagnosis?"""
 from __future__ import annotations
 
 import ast
-import copy
 import importlib.util
-import io
 import re
 import subprocess
 import sys
-import time
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.image as mpimg  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -26,10 +22,11 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import array_shapes, arrays  # noqa: E402
 
 from autograder import REPO_ROOT  # noqa: E402
-from autograder.mistakes import Mistake, load_mistakes, plant  # noqa: E402
+from autograder.mistakes import Mistake, load_mistakes  # noqa: E402
 from tests.notebooks.harness import (  # noqa: E402
-    cell_by_grade_id, error_text, errored_cells, execute, figures, output_text, release_path,
-    solution_path,
+    answer_stubs, assert_diagnosed, assert_mistakes_plant, assert_picture, assert_release_fails_only_at_stubs,
+    assert_runs_cleanly, cell_by_grade_id, cell_figures, cells_with, error_text, exec_cells,
+    executed_release_fixture, executed_solution_fixture, meta, output_text, planted_tests_fixture, source_fixture,
 )
 
 ASSIGNMENT = "05_mlp_backprop"
@@ -52,75 +49,12 @@ EXERCISES = {
 }
 
 
-def _meta(cell: nbformat.NotebookNode) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _answers(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if _meta(c).get("solution")]
-
-
-def _grade_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if _meta(c).get("grade")]
-
-
-@pytest.fixture(scope="module")
-def source() -> nbformat.NotebookNode:
-    return nbformat.read(solution_path(ASSIGNMENT), as_version=4)
-
-
-@pytest.fixture(scope="module")
-def executed_solution(source: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, float]:
-    start = time.perf_counter()
-    ran = execute(source, solution_path(ASSIGNMENT).parent)
-    return ran, time.perf_counter() - start
-
-
-@pytest.fixture(scope="module")
-def executed_release() -> nbformat.NotebookNode:
-    path = release_path(ASSIGNMENT)
-    return execute(nbformat.read(path, as_version=4), path.parent)
-
-
-def _rounds(mistakes: list[Mistake]) -> list[list[Mistake]]:
-    """Group mistakes so that no round plants two into one cell or checks one test twice."""
-    rounds: list[list[Mistake]] = []
-    for mistake in mistakes:
-        for group in rounds:
-            if all(m.cell != mistake.cell and m.test != mistake.test for m in group):
-                group.append(mistake)
-                break
-        else:
-            rounds.append([mistake])
-    return rounds
-
-
-@pytest.fixture(scope="module")
-def planted_runs(source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    """Each mistake's name -> its visible test cell, run after planting it.
-
-    One kernel runs the setup and helper cells once, then per round all (planted) answer cells
-    and the visible tests of that round's mistakes; every round redefines every exercise, so a
-    mistake cannot leak into the next round. Demo cells are left out: tests are self-contained.
-    """
-    cells = [copy.deepcopy(c) for c in source.cells if _meta(c).get("grade_id") in ("setup", "seed", "helpers")]
-    where: dict[str, int] = {}
-    for group in _rounds(MISTAKES):
-        nb = source
-        for mistake in group:
-            nb = plant(nb, mistake)
-        cells += [copy.deepcopy(c) for c in _answers(nb)]
-        for mistake in group:
-            where[mistake.name] = len(cells)
-            test_cell = copy.deepcopy(cell_by_grade_id(nb, mistake.test))
-            # strip the hidden part: the visible test alone must catch the mistake
-            test_cell.source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", test_cell.source, flags=re.S)
-            cells.append(test_cell)
-    for index, cell in enumerate(cells):
-        cell["id"] = f"planted-{index}"
-    combined = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))
-    ran = execute(combined, solution_path(ASSIGNMENT).parent)
-    return {name: ran.cells[index] for name, index in where.items()}
+source = source_fixture(ASSIGNMENT)
+executed_solution = executed_solution_fixture(ASSIGNMENT)
+executed_release = executed_release_fixture(ASSIGNMENT)
+planted_runs = planted_tests_fixture(ASSIGNMENT, MISTAKES, keep=("setup", "seed", "helpers"), strip_hidden=True)
+"""Each mistake's name -> its visible test cell (hidden part stripped: the visible test alone must
+catch the mistake), run after planting it; the setup and helper cells run once."""
 
 
 # --------------------------------------------------------------------- structure (fast)
@@ -128,28 +62,19 @@ def planted_runs(source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNo
 def test_answer_cells_define_documented_functions_with_task_named_stubs(source: nbformat.NotebookNode) -> None:
     """Does every answer cell hold only top-level defs, each with a docstring and its task-named stub?"""
     found: dict[str, str] = {}
-    for cell in _answers(source):
-        tree = ast.parse(cell.source)
-        assert all(isinstance(node, ast.FunctionDef) for node in tree.body), _meta(cell)["grade_id"]
-        for node in tree.body:
-            assert ast.get_docstring(node), f"{node.name} has no docstring"
-            stub = node.body[-1]
-            assert isinstance(stub, ast.Raise), f"{node.name} does not end in its stub"
-            message = ast.literal_eval(stub.exc.args[0])
-            number, name = re.fullmatch(r"Exercise (5\.\d+): (\w+)", message).groups()
-            assert name == node.name
-            found[node.name] = number
+    for cell in cells_with(source, "solution"):
+        found.update(answer_stubs(cell))
     assert found == {name: number for number, names in EXERCISES.items() for name in names}
 
 
 def test_grade_cells_have_docstrings_points_and_seeds(source: nbformat.NotebookNode) -> None:
     """Does every test cell open with a question docstring, carry points, seed its own generator
     and draw fresh shapes in its hidden part?"""
-    tests = _grade_cells(source)
+    tests = cells_with(source, "grade")
     assert len(tests) == 11
-    assert sum(_meta(c)["points"] for c in tests) == 18
+    assert sum(meta(c)["points"] for c in tests) == 18
     for cell in tests:
-        grade_id = _meta(cell)["grade_id"]
+        grade_id = meta(cell)["grade_id"]
         assert re.fullmatch(r"test_[a-z0-9_]+", grade_id)
         docstring = ast.get_docstring(ast.parse(cell.source))
         assert docstring and docstring.endswith("?") and "\n" not in docstring, grade_id
@@ -163,11 +88,7 @@ def test_grade_cells_have_docstrings_points_and_seeds(source: nbformat.NotebookN
 def test_mistakes_file_is_consistent(source: nbformat.NotebookNode) -> None:
     """Does each planted mistake name real cells, occur once, and do the issue's five mistakes appear
     with the diagnoses asked for?"""
-    ids = {_meta(c).get("grade_id") for c in source.cells}
-    grade_ids = {_meta(c)["grade_id"] for c in _grade_cells(source)}
-    for mistake in MISTAKES:
-        assert mistake.cell in ids and mistake.test in grade_ids
-        assert cell_by_grade_id(source, mistake.cell).source.count(mistake.find) == 1, mistake.name
+    assert_mistakes_plant(source, MISTAKES)
     planted = {m.replace: m.diagnosis for m in MISTAKES}
     for replace, diagnosis in REQUIRED_MISTAKES.items():
         assert planted.get(replace) == diagnosis, f"missing required mistake {replace!r} -> {diagnosis}"
@@ -178,14 +99,13 @@ def test_mistakes_file_is_consistent(source: nbformat.NotebookNode) -> None:
 @pytest.fixture(scope="module")
 def solution(source: nbformat.NotebookNode) -> dict:
     """The solution's functions (answer and helper cells), executed outside a kernel."""
-    namespace: dict = {"np": np}
-    for cell in source.cells:
+    def only_defs(cell: nbformat.NotebookNode) -> bool:
         if cell.cell_type != "code" or cell.source.lstrip().startswith(("%", "import", "from")):
-            continue
+            return False
         tree = ast.parse(cell.source)
-        if tree.body and all(isinstance(node, ast.FunctionDef) for node in tree.body):
-            exec(compile(tree, _meta(cell).get("grade_id", "cell"), "exec"), namespace)  # noqa: S102
-    return namespace
+        return bool(tree.body) and all(isinstance(node, ast.FunctionDef) for node in tree.body)
+
+    return exec_cells([cell for cell in source.cells if only_defs(cell)])
 
 
 @settings(max_examples=40, deadline=None)
@@ -284,9 +204,7 @@ def test_sgd_step_leaves_its_input_alone(solution: dict) -> None:
 @pytest.mark.slow
 def test_solution_runs_cleanly_and_fast(executed_solution: tuple[nbformat.NotebookNode, float]) -> None:
     """Does the solution notebook run top to bottom without an error in well under a minute?"""
-    ran, seconds = executed_solution
-    assert errored_cells(ran) == []
-    assert seconds < 180, f"the solution took {seconds:.1f} s"
+    assert_runs_cleanly(executed_solution, seconds_allowed=180)
 
 
 @pytest.mark.slow
@@ -330,32 +248,24 @@ def test_figures_are_drawn(executed_solution: tuple[nbformat.NotebookNode, float
     """Does the solution draw its four figures (curves, misclassified digits, boundary, gradient norms), none blank?"""
     ran = executed_solution[0]
     for grade_id in ("digits_training", "misclassified", "moons", "vanishing"):
-        pngs = figures(nbformat.v4.new_notebook(cells=[cell_by_grade_id(ran, grade_id)]))
+        pngs = cell_figures(ran, grade_id)
         assert len(pngs) == 1, grade_id
-        image = mpimg.imread(io.BytesIO(pngs[0]), format="png")
-        assert image.shape[0] > 100 and image.shape[1] > 300, grade_id
-        assert np.std(image[..., :3]) > 0.05, f"{grade_id}: the figure looks blank"
+        assert_picture(pngs[0], min_height=100, min_width=300, label=grade_id)
 
 
 @pytest.mark.slow
 def test_release_fails_only_at_the_stubs(executed_release: nbformat.NotebookNode) -> None:
     """Does every error in the released notebook come from an exercise stub, and does every test cell fail?"""
-    errors = errored_cells(executed_release)
-    assert errors, "the release ran without errors: are the stubs missing?"
-    for index, grade_id, first_line in errors:
-        assert first_line.startswith("NotImplementedError: Exercise 5."), (index, grade_id, first_line)
-    failed_tests = {grade_id for _, grade_id, _ in errors if grade_id.startswith("test_")}
-    assert failed_tests == {_meta(c)["grade_id"] for c in _grade_cells(executed_release)}
+    failed = assert_release_fails_only_at_stubs(executed_release, set(EXERCISES))
+    failed_tests = {grade_id for grade_id in failed if grade_id.startswith("test_")}
+    assert failed_tests == {meta(c)["grade_id"] for c in cells_with(executed_release, "grade")}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.name for m in MISTAKES])
 def test_planted_mistake_is_diagnosed(mistake: Mistake, planted_runs: dict[str, nbformat.NotebookNode]) -> None:
     """Does the visible test fail on this planted mistake, with the diagnosis it calls for?"""
-    error = error_text(planted_runs[mistake.name])
-    assert error, f"{mistake.test} passed although {mistake.name!r} was planted"
-    assert error.startswith("AssertionError"), error.splitlines()[0]
-    assert f"[{mistake.diagnosis}]" in error.splitlines()[0], error.splitlines()[0]
+    assert_diagnosed(error_text(planted_runs[mistake.name]), mistake)
 
 
 @pytest.mark.slow
