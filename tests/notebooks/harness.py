@@ -1,6 +1,9 @@
 """Run course notebooks in a fresh kernel and plant mistakes into their solutions.
 
 Mistakes to plant are defined in :mod:`autograder.mistakes` (one JSON file per assignment).
+Also the scaffolding every ``test_<assignment>.py`` shares: module-scoped fixture factories (the
+solution, the release and the planted-mistake runs, each executed once per module), the grouping
+of mistakes into rounds, and the generic checks (stubs, graded tests, release, diagnoses, figures).
 """
 
 from __future__ import annotations
