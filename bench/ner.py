@@ -3,7 +3,7 @@
 The model is the notebook's own: the exercise functions (``make_windows``, ``softmax_forward``,
 ``softmax_backward``, ``sgd_step``) are taken from the solution notebook's answer cells, and
 trained with the notebook's recipe (GloVe 50-d start, ``m = 2``, tanh hidden layer, 9-way
-softmax over IOB2 tags, mini-batch SGD with ``lr / (1 + 0.3 epoch)``). The epoch with the best
+softmax over IOB2 tags, mini-batch SGD with ``lr / (1 + 0.3 epoch)``, ``--decay``). The epoch with the best
 dev F1 is kept and scored on the test file. Two baselines are printed beside it: the majority
 class (all ``O``) and a memoriser (each word's most frequent training tag).
 
@@ -139,7 +139,7 @@ def train_and_score(functions: dict, train: list[Sentence], dev: list[Sentence],
         with threadpool_limits(limits=1):
             for batch in np.array_split(rng.permutation(len(X_train)), -(-len(X_train) // args.batch_size)):
                 loss, cache = forward(params, X_train[batch], y_train[batch])
-                params = sgd_step(params, backward(params, cache), args.learning_rate / (1 + 0.3 * epoch))
+                params = sgd_step(params, backward(params, cache), args.learning_rate / (1 + args.decay * epoch))
                 total += loss * len(batch)
         seconds += time.perf_counter() - start
         dev_f1 = entity_scores(dev_gold, predict(params, X_dev, dev)).f1
@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden-dim", type=int, default=200)
     parser.add_argument("--window-size", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=0.5)
+    parser.add_argument("--decay", type=float, default=0.3,
+                        help="learning rate of epoch e (from 0) is learning_rate / (1 + decay e), as in the notebook")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cased", action="store_true",
@@ -206,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     name, train, dev, test = load_corpus(args)
     print(f"{name}: train {len(train)} / dev {len(dev)} / test {len(test)} sentences; "
           f"window m = {args.window_size}, hidden {args.hidden_dim}, {args.epochs} epochs, "
-          f"lr {args.learning_rate}, batch {args.batch_size}")
+          f"lr {args.learning_rate} / (1 + {args.decay} epoch), batch {args.batch_size}"
+          f"{', cased vocabulary' if args.cased else ''}{', full GloVe' if args.full_glove else ''}")
     result = train_and_score(notebook_functions(), train, dev, test, args)
     print()
     print(_line("majority class (all O)", result["majority"]))
