@@ -106,8 +106,9 @@ def _positive_int(text: str) -> int:
 
 
 def _sandbox_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sandbox", default="auto",
-                        help="sandbox for student code, passed to the grading engine (default: auto)")
+    parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "rlimit"),
+                        help="how student code is confined: bwrap (bubblewrap), rlimit (resource "
+                             "limits only), auto (bwrap when available; default)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -258,6 +258,12 @@ def grade_assignments(
         raise GradingError(f"--memory must be positive megabytes, got {limits.memory_mb}")
     if workers is not None and workers < 1:
         raise GradingError(f"--jobs must be at least 1, got {workers}")
+    from .sandbox import SandboxError, resolve
+
+    try:
+        resolve(limits.sandbox)
+    except SandboxError as err:
+        raise GradingError(str(err)) from None
     jobs = [job for assignment in assignments
             for job in plan(assignment, submissions_dir, out_dir, source_dir)]
     for assignment in assignments:

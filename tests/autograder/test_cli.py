@@ -56,9 +56,11 @@ def test_grade_rejects_missing_submissions_folder(course: Path, tmp_path: Path,
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option", [["--jobs", "0"], ["--timeout", "-1"], ["--memory", "lots"]])
+@pytest.mark.parametrize("option", [["--jobs", "0"], ["--timeout", "-1"], ["--memory", "lots"],
+                                    ["--sandbox", "docker"]])
 def test_grade_rejects_bad_limits(option: list[str], tmp_path: Path) -> None:
-    """Are a zero job count, a negative timeout and a non-number memory refused by the parser?"""
+    """Are a zero job count, a negative timeout, a non-number memory and an unknown sandbox
+    refused by the parser?"""
     with pytest.raises(SystemExit) as exit_info:
         main(["grade", "00_example", "--submissions", str(tmp_path), *option])
     assert exit_info.value.code == 2
