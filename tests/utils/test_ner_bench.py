@@ -40,5 +40,5 @@ def test_short_training_run_on_the_default_corpus(bench, capsys):
     """Does one small epoch on WNUT-16 print F1 beside both baselines and the training time?"""
     assert bench.main(["--corpus", "wnut16", "--epochs", "1", "--hidden-dim", "16"]) == 0
     out = capsys.readouterr().out
-    for expected in ("majority class (all O)", "memoriser", "window tagger (epoch 1)", "training time"):
+    for expected in ("majority class (all O)", "memoriser", "window tagger (seed 0, epoch 1)", "training time"):
         assert expected in out
