@@ -105,6 +105,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _limit_options(parser: argparse.ArgumentParser, timeout: float) -> None:
+    parser.add_argument("--timeout", type=_positive_float, default=timeout,
+                        help="seconds one cell or test may run; the whole notebook gets ten times "
+                             f"that (default: {timeout:g})")
+    parser.add_argument("--memory", type=_positive_int, default=1024,
+                        help="megabytes of memory the student's process may use (default: 1024)")
+
+
 def _sandbox_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "rlimit"),
                         help="how student code is confined: bwrap (bubblewrap), rlimit (resource "
@@ -133,11 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: ./grading-output)")
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help="submissions graded at once (default: one per core)")
-    p.add_argument("--timeout", type=_positive_float, default=30.0,
-                   help="seconds one cell or test may run; the whole notebook gets ten times "
-                        "that (default: 30)")
-    p.add_argument("--memory", type=_positive_int, default=1024,
-                   help="megabytes of memory one submission may use (default: 1024)")
+    _limit_options(p, timeout=30.0)
     p.add_argument("--source", type=Path, default=SOLUTIONS_DIR,
                    help=f"instructor notebooks, <source>/<assignment>/*.ipynb (default: {SOLUTIONS_DIR})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -153,10 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="assignment it belongs to (default: the folder it is in, or its file name)")
     p.add_argument("--release", type=Path, default=NOTEBOOKS_DIR,
                    help=f"released notebooks to check against (default: {NOTEBOOKS_DIR})")
-    p.add_argument("--timeout", type=_positive_float, default=60.0,
-                   help="seconds one cell or test may run (default: 60)")
-    p.add_argument("--memory", type=_positive_int, default=1024,
-                   help="megabytes of memory it may use (default: 1024)")
+    _limit_options(p, timeout=60.0)
     _sandbox_option(p)
     p.set_defaults(func=_cmd_check)
 

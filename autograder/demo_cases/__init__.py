@@ -129,8 +129,3 @@ class Anatomy:
 
     def index(self, nb: nbformat.NotebookNode, grade_id: str) -> int:
         return next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == grade_id)
-
-    def points_before(self, nb: nbformat.NotebookNode, position: int) -> float:
-        """Points of the test cells placed before ``position`` in ``nb``."""
-        return sum(float(nbgrader_meta(c).get("points", 0)) for c in nb.cells[:position]
-                   if nbgrader_meta(c).get("grade"))

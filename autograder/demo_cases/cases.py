@@ -78,7 +78,7 @@ def _insert(nb: nbformat.NotebookNode, position: int, source: str) -> nbformat.N
     return nb
 
 
-def _after_imports(anatomy: Anatomy, nb: nbformat.NotebookNode) -> int:
+def _after_imports(nb: nbformat.NotebookNode) -> int:
     """Just after the first locked code cell (where the imports are)."""
     return next((i + 1 for i, c in enumerate(nb.cells)
                  if c.cell_type == "code" and nbgrader_meta(c).get("locked")), 0)
@@ -295,7 +295,7 @@ def bad_submissions(anatomy: Anatomy, *, source_path: Path, escape_dir: Path,
     for case, (source, description) in patches.items():
         nb = _with_answer(a, _garbage_answer(a))
         add(case, FLAGGED, target, f"{description}; {a.target_answer} returns 0.0",
-            _insert(nb, _after_imports(a, nb), source))
+            _insert(nb, _after_imports(nb), source))
 
     add("hardcoded", OK, target, f"{a.target_answer} returns the visible test's expected values",
         _with_answer(a, _hardcoded_answer(a)))

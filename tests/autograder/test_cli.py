@@ -30,9 +30,10 @@ def test_console_script_is_installed() -> None:
     assert scripts.get("backprop-lab") == "autograder.__main__:main"
 
 
-@pytest.fixture()
-def course(tmp_path: Path) -> Path:
-    root = example_course(tmp_path / "course")
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example course, released (shared: the tests only read it)."""
+    root = example_course(tmp_path_factory.mktemp("cli") / "course")
     release(root / "solutions", root / "notebooks")
     return root
 

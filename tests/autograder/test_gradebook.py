@@ -17,7 +17,7 @@ from autograder import NBGRADER_CONFIG
 from autograder.gradebook import (
     COURSE_ID, load_results, read_csv, save_results, write_grade_files,
 )
-from autograder.release import _nbgrader_env, release
+from autograder.release import _nbgrader_env
 from autograder.results import FAILED, INVALID, NOT_RUN, OK, PARTIAL, PASSED, QuestionResult, SubmissionResult
 from tests.autograder.test_release import HIDDEN_LINE, example_course
 
@@ -29,9 +29,7 @@ def _result(student: str, status: str, points: float, reason: str = "") -> Submi
 
 @pytest.fixture()
 def course(tmp_path: Path) -> Path:
-    root = example_course(tmp_path / "course")
-    release(root / "solutions", root / "notebooks")
-    return root
+    return example_course(tmp_path / "course")
 
 
 def _source(course: Path) -> Path:
