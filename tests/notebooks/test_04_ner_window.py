@@ -140,7 +140,7 @@ def test_mistakes_file_is_well_formed(source: nbformat.NotebookNode) -> None:
     for mistake in MISTAKES:
         assert mistake.test == f"test_{mistake.cell}"
         plant(source, mistake)  # raises unless `find` occurs exactly once
-    assert {m.diagnosis for m in MISTAKES} >= {"partial", "sign", "scale", "wrong", "shape"}
+    assert {m.diagnosis for m in MISTAKES} >= {"partial", "sign", "scale", "wrong", "transposed"}
     assert {m.cell for m in MISTAKES} == set(EXERCISES)
 
 

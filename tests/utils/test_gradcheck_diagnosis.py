@@ -123,12 +123,23 @@ def test_scale_message_names_the_factor_and_the_batch():
     assert "×2" in doubled.message and "½" in doubled.message
 
 
-def test_transposed_shape_is_named_when_not_square():
-    """Does a transposed gradient of a non-square weight fail as shape, saying it is transposed?"""
+def test_transposed_gradient_of_a_non_square_weight_is_diagnosed_as_transposed():
+    """Is the transpose of a non-square weight's gradient diagnosed as transposed (in every check),
+    while a wrong array of the transposed shape is only a shape error that mentions the transpose?"""
     X, y, params = network(np.random.default_rng(8))
     grads = backward(params, X, y)
-    result = check_gradient(lambda W: loss({**params, "W2": W}, X, y), params["W2"], grads["W2"].T, name="dW2")
-    assert result.diagnosis == "shape" and "transposed" in result.message
+    assert params["W2"].shape[0] != params["W2"].shape[1]
+    f = lambda W: loss({**params, "W2": W}, X, y)  # noqa: E731
+    result = check_gradient(f, params["W2"], grads["W2"].T, name="dW2")
+    assert result.diagnosis == "transposed" and "transpose of the gradient" in result.message
+    hidden = check_gradient(f, params["W2"], grads["W2"].T, name="dW2", hidden=True)
+    assert hidden.diagnosis == "transposed"
+    several = check_gradients(lambda p: loss(p, X, y), params, {**grads, "W2": grads["W2"].T})
+    assert several["W2"].diagnosis == "transposed" and several["W1"].passed
+    assert compare(grads["W2"].T, grads["W2"], name="dW2").diagnosis == "transposed"
+    wrong = check_gradient(f, params["W2"], 2 * grads["W2"].T, name="dW2")
+    assert wrong.diagnosis == "shape" and "transposed" in wrong.message
+    assert compare(grads["W2"].T + 1.0, grads["W2"]).diagnosis == "shape"
 
 
 def embedding_loss(rng: np.random.Generator, vocabulary: int = 12, dimension: int = 5):

@@ -61,6 +61,17 @@ def _prepare(x: object, grad: object, name: str) -> tuple[np.ndarray, np.ndarray
     return x, grad
 
 
+def _mismatch(judge: Callable[[np.ndarray], GradCheckResult], got: np.ndarray, want: tuple[int, ...],
+              name: str, hidden: bool, what: str) -> GradCheckResult:
+    """The result for an array of the wrong shape: ``transposed`` when its transpose has the right
+    shape and passes ``judge``, else ``shape``."""
+    if got.ndim >= 2 and got.T.shape == tuple(want) and judge(got.T).passed:
+        text = (f"your {name} has shape {got.shape} but {what} has shape {tuple(want)}, and its transpose "
+                f"is right: your {name} is the transpose of {what}" + words.cause("transposed", what))
+        return early("transposed", name, text, hidden)
+    return early("shape", name, words.shape_text(name, got.shape, tuple(want), what=what), hidden)
+
+
 def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, grad: np.ndarray, *, name: str = "grad",
                    rng: np.random.Generator | int | None = None, hidden: bool = False,
                    rtol: float | None = None, atol: float | None = None, h: float | None = None,
@@ -89,7 +100,8 @@ def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, grad: np.nda
     generator = _generator(rng)
     x, grad = _prepare(x, grad, name)
     if grad.shape != x.shape:
-        return early("shape", name, words.shape_text(name, grad.shape, x.shape, what=GRADIENT), hidden)
+        return _mismatch(lambda g: check_gradient(f, x, g, name=name, rng=rng, hidden=hidden, rtol=rtol, atol=atol, h=h, mode=mode, directions=directions, entries=entries, full_limit=full_limit),
+                         grad, x.shape, name, hidden, GRADIENT)
     A = grad.astype(np.float64).reshape(1, -1)
     if not np.all(np.isfinite(A)):
         return early("nonfinite", name, words.nonfinite_text(name, A, x.shape), hidden)
@@ -153,8 +165,11 @@ def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping
                 continue
             grad = _numeric(grads[key], label)
             if grad.shape != x.shape:
-                results[key] = early("shape", label, words.shape_text(label, grad.shape, x.shape,
-                                     what=GRADIENT), hidden)
+                def only(value: np.ndarray, key: str = key) -> float:
+                    return f({other: (value if other == key else a.copy()) for other, a in arrays.items()})
+
+                results[key] = _mismatch(lambda g, x=x, only=only: check_gradient(only, x, g, name=label, rng=rng, hidden=hidden, rtol=rtol, atol=atol, h=h, mode=mode, directions=directions, entries=entries, full_limit=full_limit),
+                                         grad, x.shape, label, hidden, GRADIENT)
                 continue
             A = grad.astype(np.float64).reshape(1, -1)
             if not np.all(np.isfinite(A)):
@@ -248,8 +263,8 @@ def compare(actual: np.ndarray, expected: np.ndarray, *, name: str = "value", hi
     if not np.all(np.isfinite(expected)):
         raise ValueError("compare: the expected array contains nan or inf")
     if actual.shape != expected.shape:
-        return early("shape", name, words.shape_text(name, actual.shape, expected.shape,
-                                                      what="the expected array"), hidden)
+        return _mismatch(lambda a: compare(a, expected, name=name, hidden=hidden, rtol=rtol, atol=atol),
+                         actual, expected.shape, name, hidden, "the expected array")
     A = actual.astype(np.float64).reshape(1, -1)
     if not np.all(np.isfinite(A)):
         return early("nonfinite", name, words.nonfinite_text(name, A, actual.shape), hidden)
