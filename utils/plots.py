@@ -43,6 +43,17 @@ def _limits(name: str, limits: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
+def _finish_loglog(ax: Axes, xlabel: str, ylabel: str, title: str | None) -> Axes:
+    """Labels, a light major grid, the legend and the title of a log-log plot."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def evaluate_on_grid(
     f: Callable[[np.ndarray], float],
     xlim: Sequence[float],
@@ -159,13 +170,7 @@ def plot_step_size_errors(
         floor = err[err > 0].min() if np.any(err > 0) else 1e-300
         style = "--" if "32" in label else "-"
         ax.loglog(h, np.maximum(err, floor), style, marker="o", markersize=3, label=label)
-    ax.set_xlabel("step size h")
-    ax.set_ylabel("absolute error")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return ax
+    return _finish_loglog(ax, "step size h", "absolute error", title)
 
 
 def plot_jacobian(
@@ -231,11 +236,5 @@ def plot_timings(
         if times.shape != n.shape:
             raise ValueError(f"seconds[{label!r}] has {times.size} values for {n.size} sizes")
         ax.loglog(n, times, marker="o", label=label)
-    ax.set_xlabel("n")
-    ax.set_ylabel("seconds")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return ax
+    return _finish_loglog(ax, "n", "seconds", title)
 

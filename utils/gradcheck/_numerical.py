@@ -9,7 +9,7 @@ model: they add kink handling, precision detection and a fast mode for big array
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -19,6 +19,27 @@ def _point(x: object) -> np.ndarray:
     if array.dtype == object:
         raise TypeError("x must be a numeric array")
     return array
+
+
+def _start(x: object, h: float) -> np.ndarray:
+    """A float64 copy of ``x`` to perturb, after checking the step."""
+    if not h > 0:
+        raise ValueError(f"h must be positive, got {h}")
+    return _point(x)
+
+
+def _central_differences(f: Callable[[np.ndarray], object], point: np.ndarray,
+                         h: float) -> Iterator[tuple[tuple[int, ...], np.ndarray, np.ndarray]]:
+    """``(index, f(point + h e_index), f(point - h e_index))`` for every entry; ``f`` gets fresh
+    copies and ``point`` is restored after each entry."""
+    for index in np.ndindex(point.shape):
+        original = point[index]
+        point[index] = original + h
+        plus = np.asarray(f(point.copy()), dtype=np.float64)
+        point[index] = original - h
+        minus = np.asarray(f(point.copy()), dtype=np.float64)
+        point[index] = original
+        yield index, plus, minus
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, *, h: float = 1e-5) -> np.ndarray:
@@ -32,17 +53,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, *, h: fl
     Returns:
         An array shaped like ``x`` (float64): entry ``i`` is ``(f(x + h e_i) − f(x − h e_i)) / 2h``.
     """
-    if not h > 0:
-        raise ValueError(f"h must be positive, got {h}")
-    point = _point(x)
-    grad = np.zeros_like(point)
-    for index in np.ndindex(point.shape):
-        original = point[index]
-        point[index] = original + h
-        plus = np.asarray(f(point.copy()), dtype=np.float64)
-        point[index] = original - h
-        minus = np.asarray(f(point.copy()), dtype=np.float64)
-        point[index] = original
+    point = _start(x, h)
+    grad = np.zeros(point.shape)
+    for index, plus, minus in _central_differences(f, point, h):
         if plus.size != 1:
             raise ValueError(f"f must return a single number, got shape {plus.shape}; "
                              "use numerical_jacobian for array outputs")
@@ -57,17 +70,9 @@ def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, 
         An array of shape ``f(x).shape + x.shape`` (``(m, n)`` for vectors):
         ``J[i, j] ≈ ∂f_i / ∂x_j``.
     """
-    if not h > 0:
-        raise ValueError(f"h must be positive, got {h}")
-    point = _point(x)
+    point = _start(x, h)
     out_shape = np.shape(f(point.copy()))
     jacobian = np.zeros(tuple(out_shape) + point.shape)
-    for index in np.ndindex(point.shape):
-        original = point[index]
-        point[index] = original + h
-        plus = np.asarray(f(point.copy()), dtype=np.float64)
-        point[index] = original - h
-        minus = np.asarray(f(point.copy()), dtype=np.float64)
-        point[index] = original
+    for index, plus, minus in _central_differences(f, point, h):
         jacobian[(Ellipsis,) + index] = (plus - minus) / (2 * h)
     return jacobian
