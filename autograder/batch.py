@@ -2,7 +2,7 @@
 
 Submissions use nbgrader's layout, ``SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb``;
 every folder of ``SUBMISSIONS`` holding an ``<assignment>`` folder is a student. Each
-submission is graded by :func:`autograder.submission.grade_submission` (sandboxed run, judged in
+submission is graded by :func:`autograder.engine.submission.grade_submission` (sandboxed run, judged in
 a clean process) in a pool of worker processes forked after the heavy imports, so start-up is
 paid once per batch, not once per student. The output folder gets::
 
@@ -39,7 +39,7 @@ from . import SOLUTIONS_DIR
 from .feedback import write_feedback
 from .gradebook import save_results, write_grade_files
 from .report import write_report
-from .results import ERROR, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
+from .engine.results import ERROR, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
 
 
 class GradingError(ValueError):
@@ -124,7 +124,7 @@ def _missing_reason(job: Job) -> str:
 def grade_job(job: Job, limits: Limits) -> SubmissionResult:
     """Grade one notebook and write its feedback page; never raises (a grader failure becomes
     status ``error`` with the exception as reason)."""
-    from .submission import grade_submission
+    from .engine.submission import grade_submission
 
     started = time.perf_counter()
     if not job.submission.is_file():
@@ -202,7 +202,7 @@ def run_jobs(jobs: list[Job], limits: Limits, workers: int, progress: bool = Tru
     """Grade ``jobs`` on ``workers`` processes, with a progress bar; results in job order."""
     from tqdm import tqdm
 
-    from . import submission  # noqa: F401  (imported before forking: workers start warm)
+    from .engine import submission  # noqa: F401  (imported before forking: workers start warm)
 
     results: dict[int, SubmissionResult] = {}
 
@@ -258,7 +258,7 @@ def grade_assignments(
         raise GradingError(f"--memory must be positive megabytes, got {limits.memory_mb}")
     if workers is not None and workers < 1:
         raise GradingError(f"--jobs must be at least 1, got {workers}")
-    from .sandbox import SandboxError, resolve
+    from .engine.sandbox import SandboxError, resolve
 
     try:
         resolve(limits.sandbox)

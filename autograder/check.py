@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import NOTEBOOKS_DIR
 from .batch import seed_for
-from .results import PASSED, SubmissionResult
+from .engine.results import PASSED, SubmissionResult
 
 
 class CheckError(ValueError):
@@ -41,7 +41,7 @@ def check_notebook(notebook: Path, *, notebooks_dir: Path = NOTEBOOKS_DIR,
                    assignment: str | None = None, timeout: float = 60.0, memory_mb: int = 1024,
                    sandbox: str = "auto") -> SubmissionResult:
     """Grade ``notebook`` against its released version's visible tests."""
-    from .submission import grade_submission
+    from .engine.submission import grade_submission
 
     name, release = find_release(notebook, notebooks_dir, assignment)
     with tempfile.TemporaryDirectory(prefix="backprop-check-") as workdir:

@@ -31,7 +31,7 @@ from .mistakes import Mistake, load_mistakes, plant
 from .release import assignments as list_assignments
 from .release import release
 from .report import text_table
-from .results import FAILED, OK, PASSED, SubmissionResult
+from .engine.results import FAILED, OK, PASSED, SubmissionResult
 
 MARKER = ".backprop-lab-demo"
 DEFAULT_TIMEOUT = 30.0   # per cell, as for `grade`: a busy machine must not fail a slow correct cell
@@ -188,7 +188,7 @@ def _prepare(out_dir: Path) -> None:
 
 
 def _isolated(sandbox: str) -> bool:
-    from .sandbox import BWRAP, resolve
+    from .engine.sandbox import BWRAP, resolve
 
     return resolve(sandbox)[0] == BWRAP
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from .release import protected_lines
-from .results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
+from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
 _HIDDEN = re.compile(r"[ \t]*###\s*BEGIN HIDDEN TESTS.*?(###\s*END HIDDEN TESTS[^\n]*\n?|\Z)", re.S)
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded)\n"

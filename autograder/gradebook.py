@@ -1,6 +1,6 @@
 """The record of grades: results files, ``grades.csv`` and an nbgrader gradebook.
 
-A batch saves its :class:`~autograder.results.SubmissionResult` list as
+A batch saves its :class:`~autograder.engine.results.SubmissionResult` list as
 ``OUT/results/<assignment>.json``; ``grades.csv`` and ``gradebook.db`` are rebuilt from all
 results files of ``OUT`` each time, so re-grading one assignment replaces its rows and keeps
 the others'. ``gradebook.db`` is a regular nbgrader gradebook (``nbgrader export`` and
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from .results import OK, QuestionResult, SubmissionResult
+from .engine.results import OK, QuestionResult, SubmissionResult
 
 CSV_FIELDS = ("student_id", "assignment", "notebook", "score", "max_score", "status", "reason")
 STATUS_TABLE = "backprop_lab_status"

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from .gradebook import load_results
-from .results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
+from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
 NOT_IMPLEMENTED = "not implemented"
 NO_DIAGNOSIS = "error"

@@ -26,7 +26,7 @@ from autograder.demo import class_samples, write_samples
 from autograder.demo_cases import Anatomy
 from autograder.gradebook import read_csv
 from autograder.release import _nbgrader_env, assignments
-from autograder.sandbox import resolve
+from autograder.engine.sandbox import resolve
 
 
 def build_course(root: Path, assignment: str, students: int) -> Path:

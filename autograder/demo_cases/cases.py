@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..results import FLAGGED, INVALID, MISSING, OK, PARTIAL
+from ..engine.results import FLAGGED, INVALID, MISSING, OK, PARTIAL
 from . import Anatomy, new_cell, nbgrader_meta
 
 

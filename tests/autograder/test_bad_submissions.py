@@ -13,10 +13,10 @@ import nbformat
 import pytest
 
 from autograder import REPO_ROOT
-from autograder.results import (FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
+from autograder.engine.results import (FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
                                 VOIDED)
-from autograder.sandbox import FALLBACK_WARNING, bwrap_available
-from autograder.submission import grade_submission
+from autograder.engine.sandbox import FALLBACK_WARNING, bwrap_available
+from autograder.engine.submission import grade_submission
 from tests.autograder.test_submission import (POINTS, SANDBOXES, by_id, cell, grade, set_answer,
                                               solution_json, source, write_submission)
 

@@ -11,7 +11,7 @@ from autograder.demo import DemoOutcome, run_demo
 from autograder.gradebook import read_csv
 from autograder.mistakes import load_mistakes
 from autograder.release import assignments, protected_lines
-from autograder.results import FAILED, FLAGGED, INVALID, MISSING, OK, PARTIAL, PASSED
+from autograder.engine.results import FAILED, FLAGGED, INVALID, MISSING, OK, PARTIAL, PASSED
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not assignments(), reason="no assignments in solutions/ yet")]

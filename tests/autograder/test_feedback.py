@@ -8,7 +8,7 @@ import nbformat
 
 from autograder import authoring
 from autograder.feedback import HIDDEN_NOTE, render_feedback, strip_hidden_tests, write_feedback
-from autograder.results import FAILED, NOT_RUN, OK, PASSED, QuestionResult, SubmissionResult
+from autograder.engine.results import FAILED, NOT_RUN, OK, PASSED, QuestionResult, SubmissionResult
 
 HIDDEN_LINE = "assert np.allclose(secret_reference(big), expected_big_answer)"
 TEST_SOURCE = ('"""Is relu right on a small vector?"""\n'

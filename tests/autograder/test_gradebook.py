@@ -18,7 +18,7 @@ from autograder.gradebook import (
     COURSE_ID, load_results, read_csv, save_results, write_grade_files,
 )
 from autograder.release import _nbgrader_env
-from autograder.results import FAILED, INVALID, NOT_RUN, OK, PARTIAL, PASSED, QuestionResult, SubmissionResult
+from autograder.engine.results import FAILED, INVALID, NOT_RUN, OK, PARTIAL, PASSED, QuestionResult, SubmissionResult
 from tests.autograder.test_release import HIDDEN_LINE, example_course
 
 

@@ -1,5 +1,5 @@
 """The judge's pieces: hidden-test segments, student-facing failure messages that never leak
-hidden tests, and notebook parsing/assembly (autograder.source)."""
+hidden tests, and notebook parsing/assembly (autograder.engine.source)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import pytest
 
 from autograder import authoring
-from autograder.judge import StudentStopped, _describe, _student_error, hidden_lines, segments
-from autograder.source import (ANSWER, FREE, SETUP, TEST, NotebookError, assemble, parse_source,
+from autograder.engine.judge import StudentStopped, _describe, _student_error, hidden_lines, segments
+from autograder.engine.source import (ANSWER, FREE, SETUP, TEST, NotebookError, assemble, parse_source,
                                read_notebook, strip_hidden)
 
 CELL = '''"""doc"""

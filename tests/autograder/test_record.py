@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder import record
-from autograder.record import Opaque, WireError, apply_in_place, decode, encode
+from autograder.engine import record
+from autograder.engine.record import Opaque, WireError, apply_in_place, decode, encode
 
 
 def roundtrip(value):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from autograder.gradebook import save_results
 from autograder.report import NOT_IMPLEMENTED, categories, outcome, outcome_counts, text_table, write_report
-from autograder.results import FAILED, NOT_RUN, OK, PASSED, VOIDED, QuestionResult, SubmissionResult
+from autograder.engine.results import FAILED, NOT_RUN, OK, PASSED, VOIDED, QuestionResult, SubmissionResult
 
 
 def _submission(student: str, *questions: QuestionResult) -> SubmissionResult:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import PACKAGE_DIR, REPO_ROOT, sandbox
+from autograder import PACKAGE_DIR, REPO_ROOT
+from autograder.engine import sandbox
 
 needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_available(), reason="bubblewrap is not usable here")
 
@@ -55,6 +56,7 @@ def test_inside_bwrap_only_the_workdir_is_writable_and_instructor_files_are_gone
         "import os, socket, numpy, utils.testing\n"
         f"print(sorted(os.listdir({str(REPO_ROOT)!r})))\n"
         f"print(sorted(os.listdir({str(PACKAGE_DIR)!r})))\n"
+        f"print(sorted(os.listdir({str(PACKAGE_DIR / 'engine')!r})))\n"
         "open('ok.txt', 'w').write('yes')\n"
         "for path in ('/tmp/x', " + repr(str(REPO_ROOT / 'utils' / 'x')) + ", '/x'):\n"
         "    try:\n        open(path, 'w')\n        print('WROTE', path)\n"
@@ -66,7 +68,9 @@ def test_inside_bwrap_only_the_workdir_is_writable_and_instructor_files_are_gone
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "['.venv', 'autograder', 'utils']"
-    assert lines[1] == str(sorted(sandbox.RUNNER_MODULES))
+    assert lines[1] == "['__init__.py', 'engine']"
+    assert lines[2] == str(sorted(m.split("/")[1] for m in sandbox.RUNNER_MODULES if "/" in m))
+    lines = lines[:2] + lines[3:]
     assert (tmp_path / "ok.txt").read_text() == "yes"
     assert lines[2:5] == ["refused 30"] * 2 + ["refused 30"] or all(l.startswith("refused") for l in lines[2:5])
     assert lines[5] == "['lo']" and lines[6] == "65534 5"

@@ -11,9 +11,9 @@ import nbformat
 import pytest
 
 from autograder import SOLUTIONS_DIR, authoring
-from autograder.results import FAILED, OK, PASSED, QuestionResult, SubmissionResult
-from autograder.sandbox import bwrap_available
-from autograder.submission import grade_submission
+from autograder.engine.results import FAILED, OK, PASSED, QuestionResult, SubmissionResult
+from autograder.engine.sandbox import bwrap_available
+from autograder.engine.submission import grade_submission
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """What grading one submission produces: the contract between the grading engine
-(:mod:`autograder.submission`) and the batch tools (grade, feedback, reports, demo)."""
+(:mod:`autograder.engine.submission`) and the batch tools (grade, feedback, reports, demo)."""
 
 from __future__ import annotations
 

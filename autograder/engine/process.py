@@ -1,4 +1,4 @@
-"""A child process of the grader that speaks frames (:mod:`autograder.record`) on its
+"""A child process of the grader that speaks frames (:mod:`autograder.engine.record`) on its
 stdin/stdout, with its stderr kept in a private temporary file for diagnostics."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from .source import ANSWER, FREE, SETUP, TEST, Cell, SourceNotebook
 
 def top_level_names(source: str) -> set[str] | None:
     """Names a cell uses outside function bodies (None when it does not parse)."""
-    from ._engine_runner import strip_magics
+    from .runner import strip_magics
     try:
         tree = ast.parse(strip_magics(source))
     except SyntaxError:
@@ -28,7 +28,7 @@ def top_level_names(source: str) -> set[str] | None:
 
 
 def names(source: str) -> set[str]:
-    from ._engine_runner import strip_magics
+    from .runner import strip_magics
     try:
         return {n.id for n in ast.walk(ast.parse(strip_magics(source))) if isinstance(n, ast.Name)}
     except SyntaxError:

@@ -24,10 +24,10 @@ DISABLE_VARIABLE = "BACKPROP_LAB_JUDGE_POOL"
 
 
 class ForkedJudge:
-    """A judge forked by the server, driven like :class:`autograder.submission._Process`."""
+    """A judge forked by the server, driven like :class:`autograder.engine.process.Process`."""
 
     def __init__(self, pid: int, cmd_fd: int, out_fd: int, stderr) -> None:
-        from autograder import record
+        from autograder.engine import record
         self.pid = pid
         try:                                # signal the process itself, never a reused pid
             self.pidfd: int | None = os.pidfd_open(pid)
@@ -39,7 +39,7 @@ class ForkedJudge:
         self.stderr = stderr
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
-        from autograder import record
+        from autograder.engine import record
         try:
             record.write_frame(self.cmd_fd, header, blobs)
         except OSError:
@@ -77,7 +77,7 @@ def _connect(env: dict[str, str]) -> socket.socket | None:
     if _server.get("pid") == os.getpid() and _server["proc"].poll() is None:
         return _server["sock"]
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    proc = subprocess.Popen([sys.executable, "-m", "autograder._engine_judgepool", str(theirs.fileno())],
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.engine.judgepool", str(theirs.fileno())],
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             pass_fds=(theirs.fileno(),), start_new_session=True)
     theirs.close()
@@ -130,7 +130,7 @@ def _warm() -> None:
             __import__(f"utils.{module.name}")
         except Exception:                                   # noqa: BLE001 (optional)
             pass
-    import autograder.judge  # noqa: F401
+    import autograder.engine.judge  # noqa: F401
 
 
 def _serve(fd: int) -> None:
@@ -157,7 +157,7 @@ def _serve(fd: int) -> None:
                     os.close(fd_in)
                 os.environ["BACKPROP_LAB_SEED"] = str(request["seed"])
                 os.chdir(request["cwd"])
-                from autograder.judge import serve
+                from autograder.engine.judge import serve
                 serve(request["exercises"], runner_in, runner_out)
             finally:
                 os._exit(1)

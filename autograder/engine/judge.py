@@ -3,12 +3,12 @@
 The judge never executes student code and never unpickles anything. Each exercise name
 (a top-level ``def`` of the source's answer cells) is an :class:`Exercise` proxy: calling it
 sends the arguments, safely encoded, to the student's sandboxed process (through the
-grader, :mod:`autograder.submission`), which calls the student's function and sends back its
+grader, :mod:`autograder.engine.submission`), which calls the student's function and sends back its
 return value, decoded here into plain numbers and arrays. So the real numpy and the real
 ``utils.gradcheck`` judge every value: patching them in the student's notebook, or editing
 a test, earns nothing.
 
-Started as ``python -m autograder.judge '<exercise names json>'``; commands on stdin
+Started as ``python -m autograder.engine.judge '<exercise names json>'``; commands on stdin
 (``setup``, ``test``), answers on stdout (``done``, ``call``/``return``/``raise``, ``result``).
 Hidden tests never leak: output printed by hidden code is dropped, and a failure inside a
 hidden block shows only a ``utils.gradcheck`` hidden-mode message or the exception type.
@@ -50,7 +50,7 @@ class Channel:
     the student's process (calls), on private descriptors; stdout is for tests' prints."""
 
     def __init__(self, cmd_fd: int, out_fd: int, runner_in: int, runner_out: int) -> None:
-        from autograder import record
+        from autograder.engine import record
         self.record = record
         self.reader = record.FrameReader(cmd_fd)
         self.out_fd = out_fd
@@ -205,7 +205,7 @@ def hidden_lines(source: str) -> set[int]:
 
 
 def _compile(code: str, filename: str, first_line: int):
-    from autograder._engine_runner import strip_magics
+    from autograder.engine.runner import strip_magics
     tree = ast.parse(strip_magics(code), filename)
     ast.increment_lineno(tree, first_line - 1)
     return compile(tree, filename, "exec")

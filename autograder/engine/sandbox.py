@@ -22,10 +22,11 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PACKAGE_DIR, REPO_ROOT
+from .. import PACKAGE_DIR, REPO_ROOT
 
 BWRAP, RLIMIT, AUTO = "bwrap", "rlimit", "auto"
-RUNNER_MODULES = ("__init__.py", "record.py", "_engine_runner.py", "_engine_confine.py")
+RUNNER_MODULES = ("__init__.py", "engine/__init__.py", "engine/record.py", "engine/runner.py",
+                  "engine/confine.py")
 FALLBACK_WARNING = ("WARNING: bubblewrap (bwrap) is not available, so student code ran with resource "
                     "limits only: it could read the instructor's files and use the network. Install "
                     "bubblewrap (apt-get install bubblewrap) for real isolation.")

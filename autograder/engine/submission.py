@@ -1,12 +1,12 @@
 """Grade one student's notebook against the instructor's source: the engine's public entry point.
 
 :func:`grade_submission` lines the submission up against the source
-(:mod:`autograder.source`), runs the student's cells in a sandboxed process
-(:mod:`autograder.sandbox`, :mod:`autograder._engine_runner`) and the instructor's test
-cells in a clean judge process (:mod:`autograder.judge`, forked warm by
-:mod:`autograder._engine_judgepool`). During a test the judge calls the student's functions
+(:mod:`autograder.engine.source`), runs the student's cells in a sandboxed process
+(:mod:`autograder.engine.sandbox`, :mod:`autograder.engine.runner`) and the instructor's test
+cells in a clean judge process (:mod:`autograder.engine.judge`, forked warm by
+:mod:`autograder.engine.judgepool`). During a test the judge calls the student's functions
 in the sandbox over direct pipes; the grader supervises both processes, enforces the time
-limits and turns what happened into a :class:`~autograder.results.SubmissionResult`. The
+limits and turns what happened into a :class:`~autograder.engine.results.SubmissionResult`. The
 student's process never sees a test, and the judge never runs student code.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import _engine_judgepool, record, sandbox
-from ._engine_plan import judge_cells, test_helpers
-from ._engine_process import Process, expect
+from . import judgepool, record, sandbox
+from .plan import judge_cells, test_helpers
+from .process import Process, expect
 from .results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
                       VOIDED, QuestionResult, SubmissionResult)
 from .source import (ANSWER, MARKDOWN, TEST, Assembled, Cell, NotebookError, SourceNotebook,
@@ -132,7 +132,7 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
               "file_mb": 64, "processes": 64, "isolate_network": kind == sandbox.RLIMIT,
               "judge_in": to_runner_r, "judge_out": to_judge_w, "watch": test_helpers(source)}
     # -P: the workdir (student-writable) is not put on sys.path before the runner starts.
-    runner_argv = [sys.executable, "-P", "-m", "autograder._engine_runner", json.dumps(limits)]
+    runner_argv = [sys.executable, "-P", "-m", "autograder.engine.runner", json.dumps(limits)]
     judge_env = dict(os.environ, BACKPROP_LAB_SEED=str(seed), MPLBACKEND="Agg", PYTHONHASHSEED="0",
                      **sandbox.single_thread_env())
     config = {"exercises": list(source.exercises), "runner_in": to_judge_r, "runner_out": to_runner_w}
@@ -140,10 +140,10 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
         runner = Process(sandbox.command(kind, workdir, runner_argv),
                          sandbox.environment(workdir, seed), workdir, (to_runner_r, to_judge_w))
         try:
-            judge = _engine_judgepool.spawn(config["exercises"], to_judge_r, to_runner_w, seed,
+            judge = judgepool.spawn(config["exercises"], to_judge_r, to_runner_w, seed,
                                             str(source.path.parent), judge_env)
             if judge is None:
-                judge = Process([sys.executable, "-m", "autograder.judge", json.dumps(config)],
+                judge = Process([sys.executable, "-m", "autograder.engine.judge", json.dumps(config)],
                                 judge_env, source.path.parent, (to_judge_r, to_runner_w))
         except BaseException:
             runner.close()

@@ -1,10 +1,10 @@
 """The student's side of grading: runs inside the sandbox and executes the student's cells.
 
-Started as ``python -m autograder._engine_runner '<limits json>'`` with the protocol on
+Started as ``python -m autograder.engine.runner '<limits json>'`` with the protocol on
 stdin/stdout (moved to private descriptors at once; the student's own prints are captured
 per cell, and raw writes to descriptors 1/2 go to the grader's capped stderr pipe).
 
-Commands (frames, see :mod:`autograder.record`):
+Commands (frames, see :mod:`autograder.engine.record`):
 
 * ``exec``: run one cell in the notebook namespace; answer ``done`` with its outputs.
 * ``call``: call an exercise function with the judge's arguments; answer ``return`` (the
@@ -33,7 +33,7 @@ import time
 import traceback
 import types
 
-from autograder._engine_confine import apply_limits, forbid_new_processes, isolate_network
+from autograder.engine.confine import apply_limits, forbid_new_processes, isolate_network
 
 CELL_OUTPUT_CHARS = 100_000
 CELL_OUTPUT_LINES = 2_000
@@ -205,7 +205,7 @@ class Tamper:
 class Runner:
     def __init__(self, cmd_fd: int, out_fd: int, judge_in: int, judge_out: int,
                  watch: list[str]) -> None:
-        from autograder import record
+        from autograder.engine import record
         self.record = record
         self.grader = (record.FrameReader(cmd_fd), out_fd)
         self.judge = (record.FrameReader(judge_in), judge_out)
@@ -354,7 +354,7 @@ class Runner:
 
 def _digest(tree, blobs) -> bytes:
     import hashlib
-    from autograder.record import fingerprint
+    from autograder.engine.record import fingerprint
     return hashlib.sha256(fingerprint(tree, blobs)).digest()
 
 

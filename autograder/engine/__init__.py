@@ -1,0 +1,12 @@
+"""The grading engine: one submission, graded in a sandbox against the instructor's source.
+
+- :mod:`.submission`: the entry point, :func:`~.submission.grade_submission`.
+- :mod:`.source`: reads the instructor's notebook and lines a submission up against it.
+- :mod:`.runner` (with :mod:`.confine`): the student's side, inside the sandbox.
+- :mod:`.sandbox`: bubblewrap, or resource limits alone as a loud fallback.
+- :mod:`.judge` (with :mod:`.judgepool`, :mod:`.plan`): the instructor's tests, in a clean process.
+- :mod:`.process`, :mod:`.record`: child processes and the pickle-free wire between them.
+- :mod:`.results`: what grading produces, the contract with the class-level code
+  (:mod:`autograder.batch`, :mod:`autograder.gradebook`, :mod:`autograder.feedback`,
+  :mod:`autograder.report`).
+"""
