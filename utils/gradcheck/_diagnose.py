@@ -20,11 +20,13 @@ SLACK = 3.0
 
 @dataclass(frozen=True)
 class Finding:
-    """A diagnosis and its explanation (the message without the ``[diagnosis] name: `` prefix)."""
+    """A diagnosis and its explanation (the message without the ``[diagnosis] name: `` prefix):
+    ``text`` says what was found, ``cause`` its usual reason (replaced by an exercise's own hint)."""
 
     diagnosis: str
     text: str
     worst_index: tuple[int, ...] | None = None
+    cause: str = ""
 
 
 def transposes(A: np.ndarray, target: tuple[int, ...], m: int) -> list[np.ndarray]:
@@ -54,27 +56,28 @@ def global_hypotheses(evidence: Evidence, A: np.ndarray, *, name: str, target: t
                       hidden: bool, dims: set[int], what: str) -> Finding | None:
     """Zero, transposed, sign or scale, if one of them explains ``A``; else ``None``."""
     if not np.any(A) and not reference_is_zero(evidence):
-        return Finding("zero", f"your {name} is all zeros, but {what} is not" + words.CAUSES["zero"])
+        return Finding("zero", f"your {name} is all zeros, but {what} is not", cause=words.CAUSES["zero"])
     if reference_is_zero(evidence):
         return None
     for candidate in transposes(A, target, evidence.m):
         if evidence.explains(candidate, SLACK):
-            return Finding("transposed", f"your {name} is the transpose of {what}" + words.cause("transposed", what))
+            return Finding("transposed", f"your {name} is the transpose of {what}",
+                           cause=words.cause("transposed", what))
     c = fit_scale(evidence, A)
     if np.isfinite(c) and c != 0 and abs(c - 1) > 1e-2 and evidence.explains(A / c, SLACK):
         if abs(c + 1) <= 1e-2:
-            return Finding("sign", f"your {name} has the opposite sign of {what}" + words.cause("sign", what))
+            return Finding("sign", f"your {name} has the opposite sign of {what}", cause=words.cause("sign", what))
         if hidden:
             size = "larger" if abs(c) > 1 else "smaller"
             text = f"your {name} is a constant factor {size} than {what}"
             if c < 0:
-                return Finding("sign", text + " and has the opposite sign" + words.cause("sign", what))
-            return Finding("scale", text + " — check every scalar factor (averages over the batch, ½, 2).")
+                return Finding("sign", text + " and has the opposite sign", cause=words.cause("sign", what))
+            return Finding("scale", text, cause=" — check every scalar factor (averages over the batch, ½, 2).")
         label = words.factor(c)
         if c < 0:
-            return Finding("sign", f"your {name} is {label} {what}: the opposite sign and a wrong factor"
-                           + words.factor_hint(c, dims))
-        return Finding("scale", f"your {name} is {label} {what}" + words.factor_hint(c, dims))
+            return Finding("sign", f"your {name} is {label} {what}: the opposite sign and a wrong factor",
+                           cause=words.factor_hint(c, dims))
+        return Finding("scale", f"your {name} is {label} {what}", cause=words.factor_hint(c, dims))
     return None
 
 
@@ -140,7 +143,7 @@ def partial_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tup
         values = A.reshape(-1)[flat]
         if values.size and not np.any(values):
             text += " (yours are 0 there)"
-    return Finding("partial", text + (hint or "."), tuple(int(i) for i in worst))
+    return Finding("partial", text, tuple(int(i) for i in worst), cause=hint or ".")
 
 
 def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple[int, ...], hidden: bool,
@@ -157,7 +160,7 @@ def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple
     text += ")."
     if reference_is_zero(evidence) and not hidden:
         return Finding("wrong", text + f" {what[0].upper() + what[1:]} is zero here, yours is not.", worst_index)
-    return Finding("wrong", text + words.cause("wrong", what), worst_index)
+    return Finding("wrong", text, worst_index, cause=words.cause("wrong", what))
 
 
 def wrong_outputs_finding(evidence: Evidence, *, name: str, target: tuple[int, ...]) -> Finding | None:

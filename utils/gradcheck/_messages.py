@@ -68,30 +68,31 @@ def listing(items: list, noun_one: str, noun_many: str) -> str:
     return f"{noun_many} {', '.join(shown)}, … ({len(items)} in all)"
 
 
-def shape_text(name: str, got: tuple, want: tuple, *, what: str) -> str:
-    """Why the shapes differ, and the usual reason."""
+def shape_text(name: str, got: tuple, want: tuple, *, what: str) -> tuple[str, str]:
+    """Why the shapes differ, and the usual reason: ``(text, cause)``."""
     text = f"your {name} has shape {got} but {what} has shape {want}"
     if len(got) >= 2 and tuple(reversed(got)) == tuple(want):
-        return text + (" — it is transposed: a gradient has the shape of its parameter; check the "
-                       "order of the factors and which of them is transposed.")
+        return text, (" — it is transposed: a gradient has the shape of its parameter; check the "
+                      "order of the factors and which of them is transposed.")
     if int(np.prod(got)) == int(np.prod(want)):
-        return text + " — the right number of entries in the wrong shape: reshape it like the parameter."
+        return text, " — the right number of entries in the wrong shape: reshape it like the parameter."
     if len(want) == 1 and len(got) == 1:
-        return text + (" — did you sum over the wrong axis? A bias gradient sums the upstream "
-                       "gradient over the batch (examples) axis.")
+        return text, (" — did you sum over the wrong axis? A bias gradient sums the upstream "
+                      "gradient over the batch (examples) axis.")
     if len(got) == len(want) + 1 or (len(want) == 1 and len(got) == 2 and 1 in got):
-        return text + " — did you forget to sum over the batch axis (or keep a dimension of size 1)?"
-    return text + " — check which axes you multiplied and summed over."
+        return text, " — did you forget to sum over the batch axis (or keep a dimension of size 1)?"
+    return text, " — check which axes you multiplied and summed over."
 
 
-def nonfinite_text(name: str, A: np.ndarray, shape: tuple[int, ...]) -> str:
+def nonfinite_text(name: str, A: np.ndarray, shape: tuple[int, ...]) -> tuple[str, str]:
+    """Where the nan/inf entries are, and the usual reason: ``(text, cause)``."""
     bad = ~np.isfinite(A.reshape(-1))
     count = int(bad.sum())
     first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), shape)) if shape else ()
     kinds = "NaN" if np.isnan(A).any() else "infinite"
     return (f"your {name} has {count} {kinds} entr{'y' if count == 1 else 'ies'} (first at "
-            f"{index_text(first) if first else '()'}) — a log(0), a 0/0 or an overflowing exp? "
-            "(In a softmax, subtract the row maximum before exp.)")
+            f"{index_text(first) if first else '()'})",
+            " — a log(0), a 0/0 or an overflowing exp? (In a softmax, subtract the row maximum before exp.)")
 
 
 CAUSES = {
@@ -120,3 +121,11 @@ def cause(diagnosis: str, what: str) -> str:
     if what == "the expected array" and diagnosis in PLAIN_CAUSES:
         return PLAIN_CAUSES[diagnosis]
     return CAUSES[diagnosis]
+
+
+def with_cause(text: str, cause: str, hint: str | None = None) -> str:
+    """``text`` (what was found) followed by the likely cause: the exercise's own ``hint`` when a
+    test cell gave one for this diagnosis, else the generic ``cause``."""
+    if hint:
+        return text.rstrip(" .") + ". " + hint.strip()
+    return text + (cause or ("" if text.endswith(".") else "."))

@@ -8,6 +8,7 @@ big arrays and writes the :class:`~utils.gradcheck.result.GradCheckResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -38,17 +39,21 @@ def make_result(diagnosis: str, name: str, text: str, **fields) -> GradCheckResu
                            message=f"[{diagnosis}] {name}: {text}", **fields)
 
 
-def early(diagnosis: str, name: str, text: str, hidden: bool) -> GradCheckResult:
+def early(diagnosis: str, name: str, text: str, hidden: bool, cause: str = "",
+          hints: Mapping[str, str] | None = None) -> GradCheckResult:
     """A result decided before any differences (shape, non-finite input)."""
+    text = words.with_cause(text, cause, (hints or {}).get(diagnosis))
     return make_result(diagnosis, name, text, max_rel_error=float("nan"), worst_index=None, method="none",
                        checked="nothing (see message)", hidden=hidden)
 
 
-def _nonfinite_reference(name: str, hidden: bool, evaluations: int) -> GradCheckResult:
-    return make_result("nonfinite", name, "the function itself is not finite (nan or inf) at x, so no "
-                       "gradient can be checked there — a log(0) or an overflow in the forward pass?",
-                       max_rel_error=float("nan"), worst_index=None, method="none", evaluations=evaluations,
-                       checked="f(x)", hidden=hidden)
+def _nonfinite_reference(name: str, hidden: bool, evaluations: int,
+                         hints: Mapping[str, str] | None) -> GradCheckResult:
+    text = words.with_cause("the function itself is not finite (nan or inf) at x, so no gradient can be "
+                            "checked there", " — a log(0) or an overflow in the forward pass?",
+                            (hints or {}).get("nonfinite"))
+    return make_result("nonfinite", name, text, max_rel_error=float("nan"), worst_index=None, method="none",
+                       evaluations=evaluations, checked="f(x)", hidden=hidden)
 
 
 @dataclass
@@ -64,11 +69,12 @@ class Gathered:
 
 def gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np.dtype, *, name: str,
            rng: np.random.Generator, hidden: bool, rtol: float | None, atol: float | None, h: float | None,
-           mode: str, directions: int, entries: int, full_limit: int) -> Gathered:
+           mode: str, directions: int, entries: int, full_limit: int,
+           hints: Mapping[str, str] | None = None) -> Gathered:
     """Measure the reference around ``x`` and judge ``A`` (shape ``(m, n)``) against it."""
     precision, f0, _ = detect(evaluate, x, student_dtype, h=h, rtol=rtol, rng=rng)
     if not np.all(np.isfinite(f0)):
-        return Gathered(early=_nonfinite_reference(name, hidden, evaluate.count))
+        return Gathered(early=_nonfinite_reference(name, hidden, evaluate.count, hints))
     full = mode == "full" or (mode == "auto" and x.size <= full_limit)
     line = Line(evaluate, x.astype(precision.dtype), f0, A, precision.dtype)
     evidence = collect(line, x.shape, A, f0, precision, rng=rng, full=full, directions=directions,
@@ -105,7 +111,7 @@ def _located_finding(location, name: str, target: tuple[int, ...]) -> Finding:
     worst = None
     if singles and not location.by_row:
         worst = tuple(int(i) for i in np.unravel_index(singles[0], target))
-    return Finding("partial", text + hint, worst)
+    return Finding("partial", text, worst, cause=hint)
 
 
 def _localised(gathered: Gathered, *, name: str, target: tuple[int, ...], rng: np.random.Generator,
@@ -125,14 +131,15 @@ def _localised(gathered: Gathered, *, name: str, target: tuple[int, ...], rng: n
         row_size = evidence.n // target[0]
         column = find_one(evidence, gathered.f0, tolerance, rng, offset=first_row[0] * row_size, count=row_size)
         worst = tuple(int(i) for i in np.unravel_index(first_row[0] * row_size + column, target))
-        finding = Finding(finding.diagnosis, finding.text, worst)
+        finding = Finding(finding.diagnosis, finding.text, worst, finding.cause)
     return finding
 
 
 def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int, ...], hidden: bool,
              dims: set[int], what: str, rng: np.random.Generator, atol: float | None,
-             finding: Finding | None = None) -> GradCheckResult:
-    """Turn the evidence into a result: ok, or the best diagnosis of what is wrong."""
+             finding: Finding | None = None, hints: Mapping[str, str] | None = None) -> GradCheckResult:
+    """Turn the evidence into a result: ok, or the best diagnosis of what is wrong (its usual
+    cause, or the exercise's own ``hints[diagnosis]``)."""
     evidence = gathered.evidence
     if finding is None and not evidence.passed:
         finding = global_hypotheses(evidence, A, name=name, target=target, hidden=hidden, dims=dims, what=what)
@@ -161,7 +168,7 @@ def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int,
                                 worst_index=worst, max_rel_error=max_rel)
     if finding.worst_index is not None:
         worst = finding.worst_index
-    text = finding.text
+    text = words.with_cause(finding.text, finding.cause, (hints or {}).get(finding.diagnosis))
     if evidence.kinks and evidence.method != "compare":
         text += (f" Note: f has a kink near x (a ReLU/max/abs input at or near 0), so "
                  f"{evidence.kinks} probe{'s were' if evidence.kinks > 1 else ' was'} judged with "
