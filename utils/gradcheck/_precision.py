@@ -42,7 +42,10 @@ class Precision:
     low: bool
     note: str
     noise: np.ndarray | None = None
-    """Measured absolute noise of one evaluation, per output (float32 arithmetic only)."""
+    """Measured absolute noise of one evaluation, per output (float32 arithmetic, or a float64 ``f``
+    that rounds far above ``eps·|f|``)."""
+    again: np.ndarray | None = None
+    """``f`` at ``x`` a second time when it differed from the first: ``f`` is not deterministic."""
 
 
 def _is_low(dtype: np.dtype) -> bool:
@@ -107,10 +110,11 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
             f64, out_dtype = None, x_dtype
     else:
         f64, out_dtype = evaluate(x.astype(np.float64)), evaluate.last_dtype
-    float64_inside = False
+    float64_inside, moved = False, None
     if f64 is not None and np.all(np.isfinite(f64)) and not _is_low(out_dtype) and x.size:
         evaluations += 1
-        float64_inside = bool(np.any(evaluate(_jitter(x)) != f64))
+        moved = evaluate(_jitter(x))
+        float64_inside = bool(np.any(moved != f64))
         if not float64_inside:  # insensitive to 1e-9: float32 inside, or f locally constant in x?
             evaluations += 1
             float64_inside = bool(np.all(evaluate(_jitter(x, 1e-4)) == f64))
@@ -136,9 +140,19 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
         before = evaluate.count
         noise = np.maximum(measure_noise(evaluate, x.astype(dtype), f0, rng), 2 * eps * np.abs(f0))
         evaluations += evaluate.count - before
+    # f moved far more than a 1e-9 change of x (or its rounding) can explain: is it deterministic?
+    jumped = noise is not None and np.any(noise > 1e-3 * np.abs(f0))
+    if moved is not None and float64_inside:
+        jumped = np.any(np.abs(moved - f64) > 1e-6 * np.abs(f64))
+    again = None
+    if jumped and np.all(np.isfinite(f0)):
+        evaluations += 1
+        repeat = evaluate(x.astype(dtype))
+        if np.any(np.abs(repeat - f0) > NOISE_SAFETY * eps * np.abs(f0)):
+            again = repeat
     precision = Precision(dtype=dtype, eps=eps, h=float(h if h is not None else default_h),
                           rtol=float(rtol if rtol is not None else base_rtol),
-                          low=low_inputs or eps > 1e-10, note=note, noise=noise)
+                          low=low_inputs or eps > 1e-10, note=note, noise=noise, again=again)
     return precision, f0, evaluations
 
 

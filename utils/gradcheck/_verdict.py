@@ -56,6 +56,17 @@ def _nonfinite_reference(name: str, hidden: bool, evaluations: int,
                        evaluations=evaluations, checked="f(x)", hidden=hidden)
 
 
+def _nondeterministic(name: str, hidden: bool, evaluations: int, hints: Mapping[str, str] | None,
+                      first: np.ndarray, second: np.ndarray) -> GradCheckResult:
+    worst = int(np.argmax(np.abs(first - second)))
+    values = "different values" if hidden else f"{first[worst]:.6g}, then {second[worst]:.6g}"
+    text = words.with_cause(f"f is not deterministic: it gave {values} at the same x, so no gradient can be "
+                            "checked", " — dropout or sampling? Fix the random seed or the mask inside f.",
+                            (hints or {}).get("nondeterministic"))
+    return make_result("nondeterministic", name, text, max_rel_error=float("nan"), worst_index=None,
+                       method="none", evaluations=evaluations, checked="f(x) twice", hidden=hidden)
+
+
 @dataclass
 class Gathered:
     """Everything measured for one array: precision, value at x, evidence (or an early result)."""
@@ -75,6 +86,8 @@ def gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np.
     precision, f0, _ = detect(evaluate, x, student_dtype, h=h, rtol=rtol, rng=rng)
     if not np.all(np.isfinite(f0)):
         return Gathered(early=_nonfinite_reference(name, hidden, evaluate.count, hints))
+    if precision.again is not None:
+        return Gathered(early=_nondeterministic(name, hidden, evaluate.count, hints, f0, precision.again))
     full = mode == "full" or (mode == "auto" and x.size <= full_limit)
     line = Line(evaluate, x.astype(precision.dtype), f0, A, precision.dtype)
     evidence = collect(line, x.shape, A, f0, precision, rng=rng, full=full, directions=directions,

@@ -9,8 +9,10 @@ import numpy as np
 
 DIAGNOSES: tuple[str, ...] = (
     "ok", "shape", "nonfinite", "zero", "sign", "scale", "transposed", "swapped", "partial", "wrong",
+    "nondeterministic",
 )
-"""Every value :attr:`GradCheckResult.diagnosis` can take."""
+"""Every value :attr:`GradCheckResult.diagnosis` can take (``nondeterministic``: ``f`` gave two
+values at the same ``x``, so nothing about the gradient could be judged)."""
 
 
 @dataclass(frozen=True, repr=False, eq=False)
