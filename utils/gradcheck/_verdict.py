@@ -105,7 +105,7 @@ def _merge(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _located_finding(location, name: str, target: tuple[int, ...]) -> Finding:
+def _located_finding(location, name: str, target: tuple[int, ...], A: np.ndarray) -> Finding:
     blocks = _merge(location.blocks)
     noun_one, noun_many = ("row", "rows") if location.by_row else ("entry", "entries")
     singles = [start for start, stop in blocks if stop - start == 1]
@@ -120,15 +120,15 @@ def _located_finding(location, name: str, target: tuple[int, ...]) -> Finding:
     text = f"your {name} is right in most entries, but {where} {verb} wrong"
     if not location.complete:
         text += " (the search stopped early; there may be more)"
-    hint = words.CAUSES["rows"] if location.by_row else "."
+    hint = words.rows_cause(A, target[0]) if location.by_row else "."
     worst = None
     if singles and not location.by_row:
         worst = tuple(int(i) for i in np.unravel_index(singles[0], target))
     return Finding("partial", text, worst, cause=hint)
 
 
-def _localised(gathered: Gathered, *, name: str, target: tuple[int, ...], rng: np.random.Generator,
-               atol: float | None) -> Finding | None:
+def _localised(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int, ...],
+               rng: np.random.Generator, atol: float | None) -> Finding | None:
     """Fast mode, failing, no simple explanation: if most sampled entries are right, bisect for the
     wrong rows (then one wrong entry in the first of them); ``None`` when the error is everywhere."""
     evidence, tolerance = gathered.evidence, 0.0 if atol is None else float(atol)
@@ -138,7 +138,7 @@ def _localised(gathered: Gathered, *, name: str, target: tuple[int, ...], rng: n
     location = localise(evidence, gathered.f0, tolerance, rng)
     if not location.blocks or location.spread:
         return None
-    finding = _located_finding(location, name, target)
+    finding = _located_finding(location, name, target, A)
     first_row = location.blocks[0]
     if location.by_row and first_row[1] - first_row[0] == 1:
         row_size = evidence.n // target[0]
@@ -161,7 +161,7 @@ def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int,
         if finding is None and not evidence.is_full and evidence.m > 1:
             finding = wrong_outputs_finding(evidence, name=name, target=target)
         if finding is None and not evidence.is_full and evidence.m == 1:
-            finding = _localised(gathered, name=name, target=target, rng=rng, atol=atol)
+            finding = _localised(gathered, A, name=name, target=target, rng=rng, atol=atol)
     relative = evidence.relative_errors(A)
     max_rel = float(np.nanmax(relative)) if relative.size else 0.0
     errors = entry_errors(evidence, A, target)
