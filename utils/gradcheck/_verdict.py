@@ -16,7 +16,7 @@ from threadpoolctl import ThreadpoolController
 from . import _messages as words
 from ._diagnose import (Finding, entry_errors, global_hypotheses, partial_finding, wrong_finding,
                         wrong_outputs_finding)
-from ._evidence import Evidence, collect
+from ._evidence import WEAK_FULL, Evidence, collect
 from ._localise import find_one, localise
 from ._precision import Precision, describe, detect
 from ._probe import WRONG, Evaluator, Line
@@ -90,8 +90,11 @@ def gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np.
         return Gathered(early=_nondeterministic(name, hidden, evaluate.count, hints, f0, precision.again))
     full = mode == "full" or (mode == "auto" and x.size <= full_limit)
     line = Line(evaluate, x.astype(precision.dtype), f0, A, precision.dtype)
-    evidence = collect(line, x.shape, A, f0, precision, rng=rng, full=full, directions=directions,
-                       entries=entries, atol=0.0 if atol is None else float(atol))
+    options = dict(rng=rng, directions=directions, entries=entries, atol=0.0 if atol is None else float(atol))
+    evidence = collect(line, x.shape, A, f0, precision, full=full, **options)
+    if evidence.weakened and mode == "auto" and x.size <= WEAK_FULL * full_limit:
+        # kinks at x set the random directions aside: sweep every entry after all, when affordable
+        evidence = collect(line, x.shape, A, f0, precision, full=True, **options)
     return Gathered(evidence=evidence, precision=precision, f0=f0, evaluate=evaluate)
 
 
@@ -133,8 +136,15 @@ def _localised(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[in
     wrong rows (then one wrong entry in the first of them); ``None`` when the error is everywhere."""
     evidence, tolerance = gathered.evidence, 0.0 if atol is None else float(atol)
     sampled = [p for p in evidence.probes if p.kind == "entry"]
-    if sum(WRONG in p.status for p in sampled) > 0.5 * max(len(sampled), 1):
+    wrong = sorted(p.index for p in sampled if WRONG in p.status)
+    if len(wrong) > 0.5 * max(len(sampled), 1):
         return None
+    if evidence.weakened and wrong:  # directions blurred by kinks at x: name the sampled entries
+        places = [tuple(int(i) for i in np.unravel_index(j, target)) for j in wrong]
+        where = words.listing([p if len(p) > 1 else p[0] for p in places], "entry", "entries")
+        return Finding("partial", f"your {name} is right in {len(sampled) - len(wrong)} of the {len(sampled)} "
+                       f"entries checked, but {where} {'is' if len(wrong) == 1 else 'are'} wrong (kinks at x "
+                       "leave the other entries unchecked: mode='full' checks them all)", places[0], ".")
     location = localise(evidence, gathered.f0, tolerance, rng)
     if not location.blocks or location.spread:
         return None
@@ -175,6 +185,9 @@ def conclude(gathered: Gathered, A: np.ndarray, *, name: str, target: tuple[int,
     rel_error = _norm_error(evidence, A)
     if evidence.passed:
         text = f"matches {what} (largest relative error {max_rel:.1e} over {evidence.describe()})."
+        if evidence.weakened:
+            text += (" Kinks at x leave only the sampled entries as evidence, so an error in another "
+                     "entry could go unseen: mode='full' checks every entry.")
         finding = Finding("ok", text)
     elif finding is None:
         finding = wrong_finding(evidence, A, name=name, target=target, hidden=hidden, what=what,
