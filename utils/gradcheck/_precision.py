@@ -91,6 +91,14 @@ def measure_noise(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f
     return 4.0 * np.sqrt(np.sum(residuals ** 2, axis=0) / dof)
 
 
+def once_more(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f0: np.ndarray,
+              eps: float) -> np.ndarray | None:
+    """``f`` at ``x`` once more, returned when it differs from ``f0`` beyond rounding (``f`` is not
+    deterministic: dropout or sampling), else ``None``."""
+    repeat = evaluate(x)
+    return repeat if np.any(np.abs(repeat - f0) > NOISE_SAFETY * eps * np.abs(f0)) else None
+
+
 def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dtype: np.dtype, *,
            h: float | None, rtol: float | None,
            rng: np.random.Generator | None = None) -> tuple[Precision, np.ndarray, int]:
@@ -147,9 +155,7 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
     again = None
     if jumped and np.all(np.isfinite(f0)):
         evaluations += 1
-        repeat = evaluate(x.astype(dtype))
-        if np.any(np.abs(repeat - f0) > NOISE_SAFETY * eps * np.abs(f0)):
-            again = repeat
+        again = once_more(evaluate, x.astype(dtype), f0, eps)
     precision = Precision(dtype=dtype, eps=eps, h=float(h if h is not None else default_h),
                           rtol=float(rtol if rtol is not None else base_rtol),
                           low=low_inputs or eps > 1e-10, note=note, noise=noise, again=again)

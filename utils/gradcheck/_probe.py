@@ -16,7 +16,9 @@ never below the step where rounding noise would swamp the tolerance):
 * a kink exactly at ``x`` (a ReLU input equal to 0): the one-sided slopes ``D−`` and ``D+``
   differ by the same amount at every step. The function has no derivative there, and any
   value between ``D−`` and ``D+`` (a valid one-sided choice, such as ReLU's ``mask = z > 0``)
-  passes; a value outside that band fails along a coordinate. Along a direction through several
+  passes; a value outside that band fails along a coordinate. Before a kink is placed exactly
+  at ``x``, one more look at the smallest step the *measured* noise allows tells it apart from
+  kinks just beside ``x`` (stacked ReLU layers each 1e-9 from a kink), which vanish there. Along a direction through several
   such kinks their contributions can cancel, so that direction is left *unsure* and sampled
   entries decide instead (:mod:`._evidence`).
 
@@ -229,13 +231,38 @@ class Line:
             stable = (undecided
                       & (np.abs(central - previous["central"]) <= 0.05 * np.maximum(np.abs(central), tau_now))
                       & (np.abs(gap - previous_gap) <= 0.05 * np.maximum(gap, tau_now)))
-            self._classify(probe, now, stable, tau_now, status, error, width)
+            self._settle(probe, now, stable, (tau, noise, h0, h_min), status, error, width)
             undecided &= ~stable
         if undecided.any() and len(steps) >= 2:
-            self._classify(probe, steps[-1], undecided, steps[-1]["tau"], status, error, width)
+            self._settle(probe, steps[-1], undecided, (tau, noise, h0, h_min), status, error, width)
         probe.center = probe.student + error
         probe.width = width
         probe.status = list(status)
+
+    def _settle(self, probe: Probe, now: dict, which: np.ndarray, start: tuple, status: np.ndarray,
+                error: np.ndarray, width: np.ndarray) -> None:
+        """Decide components ``which`` that shrinking the step left open (the residuals stopped
+        changing, or the step reached the noise floor): a kink at ``x``, or several just beyond the
+        step? Look once more at the smallest step the *measured* rounding noise allows, where kinks
+        that are near but not at ``x`` no longer show: resolved if the residual vanished there,
+        else classified by the one-sided slopes there."""
+        if not which.any():
+            return
+        tau, noise, h0, h_min = start
+        h = max(h_min, h0 / SHRINK ** MAX_SHRINKS)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            measured = self._noise(noise, tau, h)
+            h = max(h0 / SHRINK ** MAX_SHRINKS, float(np.max(np.where(tau > 0, measured / (4 * tau), 0.0))))
+        if h < now["h"] / 2:
+            try:
+                deep = self.residuals(probe, h)
+                deep["tau"] = tau + self._noise(noise, tau, h) * (1 / h - 1 / h0)
+                now = deep
+            except FloatingPointError:
+                pass
+        gone = which & (np.abs(now["central"]) <= now["tau"])
+        status[gone], error[gone], width[gone] = RESOLVED, now["central"][gone], now["tau"][gone]
+        self._classify(probe, now, which & ~gone, now["tau"], status, error, width)
 
     @staticmethod
     def _classify(probe: Probe, step: dict, which: np.ndarray, tau: np.ndarray, status: np.ndarray,

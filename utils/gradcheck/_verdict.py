@@ -18,7 +18,7 @@ from ._diagnose import (Finding, entry_errors, global_hypotheses, partial_findin
                         wrong_outputs_finding)
 from ._evidence import WEAK_FULL, Evidence, collect
 from ._localise import find_one, localise
-from ._precision import Precision, describe, detect
+from ._precision import Precision, describe, detect, once_more
 from ._probe import WRONG, Evaluator, Line
 from .result import GradCheckResult
 
@@ -95,6 +95,10 @@ def gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np.
     if evidence.weakened and mode == "auto" and x.size <= WEAK_FULL * full_limit:
         # kinks at x set the random directions aside: sweep every entry after all, when affordable
         evidence = collect(line, x.shape, A, f0, precision, full=True, **options)
+    if not evidence.passed and precision.again is None:  # before blaming the gradient: is f repeatable?
+        again = once_more(evaluate, x.astype(precision.dtype), f0, precision.eps)
+        if again is not None:
+            return Gathered(early=_nondeterministic(name, hidden, evaluate.count, hints, f0, again))
     return Gathered(evidence=evidence, precision=precision, f0=f0, evaluate=evaluate)
 
 
