@@ -12,7 +12,7 @@ in float32 never does better than ~2e-4 (at ``h = 1e-2``). So before differencin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -160,6 +160,25 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
                           rtol=float(rtol if rtol is not None else base_rtol),
                           low=low_inputs or eps > 1e-10, note=note, noise=noise, again=again)
     return precision, f0, evaluations
+
+
+def coarse(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f0: np.ndarray, precision: Precision,
+           rng: np.random.Generator, fixed_h: bool) -> Precision | None:
+    """A float64 ``f`` that rounds far above ``eps·|f|``, such as a well-fitted loss of 1e-8 computed
+    as ``log(1 + tiny)`` from terms near 1: its noise measured at the step itself (where the
+    rounding shows), and the step widened by the cube root of the excess (noise against
+    truncation), unless the caller fixed ``h``. ``None`` when f rounds as its size suggests."""
+    x = x.astype(precision.dtype)
+    noise = measure_noise(evaluate, x, f0, rng, step=precision.h)
+    excess = float(np.max(noise / np.maximum(NOISE_SAFETY * precision.eps * np.abs(f0), np.finfo(float).tiny)))
+    if excess < 10:
+        return None
+    if np.any(measure_noise(evaluate, x, f0, rng, step=precision.h / 100) < noise / 10):
+        return None  # it shrinks with the step: kinks or curvature, not rounding
+    h = precision.h if fixed_h else precision.h * min(excess ** (1 / 3), 1e3)
+    note = (f"f rounds far above its own size (a tiny value computed from much larger terms?), so the "
+            f"step is h={h:.0e} and the tolerance allows its measured rounding")
+    return replace(precision, h=h, noise=noise, note=note)
 
 
 def describe(precision: Precision) -> str:

@@ -39,6 +39,10 @@ MAX_SHRINKS = 6
 DEEP = 1000.0
 """A smooth-and-wrong verdict is confirmed at a step this many times smaller."""
 
+FLAT = 1000.0
+"""``f`` is *flat* at a step where the student predicts a change of this many roundings of ``|f|``
+and ``f`` does not change at all: it rounds far above its own size (:mod:`._precision`)."""
+
 SMOOTH, RESOLVED, KINK, UNSURE, WRONG = "smooth", "resolved", "kink", "unsure", "wrong"
 PASSING = (SMOOTH, RESOLVED, KINK, UNSURE)
 
@@ -121,6 +125,8 @@ class Line:
         self.x64 = self.x0.astype(np.float64)
         self.measure_noise: Callable[[], np.ndarray] | None = None  # measures ν when it matters
         self._measured_noise: np.ndarray | None = None
+        self.flat = False  # f did not change over a step where it should have changed visibly
+        self._visible = FLAT * float(np.finfo(self.dtype).eps) * np.abs(f0)
 
     def _noise(self, assumed: np.ndarray | float, tau: np.ndarray, h: float) -> np.ndarray | float:
         """The noise to allow at step ``h``: the assumed (pessimistic) one, or — once it would
@@ -158,6 +164,8 @@ class Line:
         fp, pp, lp, dp = self._displaced(probe, h)
         fm, pm, lm, dm = self._displaced(probe, -h)
         r_plus, r_minus = fp - self.f0 - pp, fm - self.f0 - pm
+        if np.any((fp == self.f0) & (fm == self.f0) & (self.f0 != 0) & (np.abs(pp) > self._visible)):
+            self.flat = True
         span = lp + lm
         return {"h": h, "central": (r_plus - r_minus) / span, "plus": r_plus / lp, "minus": -r_minus / lm,
                 "student": (pp - pm) / span, "fp": fp, "fm": fm,

@@ -18,7 +18,7 @@ from ._diagnose import (Finding, entry_errors, global_hypotheses, partial_findin
                         wrong_outputs_finding)
 from ._evidence import WEAK_FULL, Evidence, collect
 from ._localise import find_one, localise
-from ._precision import Precision, describe, detect, once_more
+from ._precision import Precision, coarse, describe, detect, once_more
 from ._probe import WRONG, Evaluator, Line
 from .result import GradCheckResult
 
@@ -92,6 +92,12 @@ def gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np.
     line = Line(evaluate, x.astype(precision.dtype), f0, A, precision.dtype)
     options = dict(rng=rng, directions=directions, entries=entries, atol=0.0 if atol is None else float(atol))
     evidence = collect(line, x.shape, A, f0, precision, full=full, **options)
+    if not evidence.passed and line.flat and precision.noise is None:
+        # f stood still where it should have moved: it rounds far above |f|; measure and adapt
+        noisy = coarse(evaluate, x, f0, precision, rng, fixed_h=h is not None)
+        if noisy is not None:
+            precision, line = noisy, Line(evaluate, x.astype(noisy.dtype), f0, A, noisy.dtype)
+            evidence = collect(line, x.shape, A, f0, precision, full=full, **options)
     if evidence.weakened and mode == "auto" and x.size <= WEAK_FULL * full_limit:
         # kinks at x set the random directions aside: sweep every entry after all, when affordable
         evidence = collect(line, x.shape, A, f0, precision, full=True, **options)
