@@ -1,8 +1,21 @@
 """From evidence to a verdict: the diagnosis, the message and the result record.
 
-:func:`gather` measures the reference around ``x`` (precision, then probes); :func:`conclude`
-judges the student's array against it, tries the simple explanations, localises errors in
-big arrays and writes the :class:`~utils.gradcheck.result.GradCheckResult`.
+:func:`gather` measures the reference around ``x``, in this order:
+
+1. the arithmetic of ``f`` (step, tolerance); ``f(x)`` not finite: ``nonfinite``; ``f`` gave two
+   values at ``x``: ``nondeterministic`` (dropout or sampling, never the gradient's fault);
+2. the probes: every entry (full), or random directions and sampled entries (fast);
+3. failing, and ``f`` stood still over a step where it should have moved (a tiny loss computed
+   from terms near 1): its rounding is measured at the step itself and ``f`` probed again with
+   a step and tolerance to match;
+4. fast, and kinks exactly at ``x`` blurred the directions: every entry after all, when there
+   are at most ``WEAK_FULL · full_limit`` (else more sampled entries, :mod:`._evidence`);
+5. still failing: ``f(x)`` once more, so that a non-deterministic ``f`` is named, not the gradient.
+
+:func:`conclude` judges the student's array against that evidence: the simple explanations
+first (zero, transposed, sign, scale), then where it is wrong (partial: entries, rows, or the
+outputs of a Jacobian; in big arrays found by bisection), else ``wrong``; each with its usual
+cause, or the exercise's own ``hints[diagnosis]``.
 """
 
 from __future__ import annotations
