@@ -16,11 +16,12 @@ never below the step where rounding noise would swamp the tolerance):
 * a kink exactly at ``x`` (a ReLU input equal to 0): the one-sided slopes ``D−`` and ``D+``
   differ by the same amount at every step. The function has no derivative there, and any
   value between ``D−`` and ``D+`` (a valid one-sided choice, such as ReLU's ``mask = z > 0``)
-  passes; a value outside that band fails along a coordinate. Before a kink is placed exactly
-  at ``x``, one more look at the smallest step the *measured* noise allows tells it apart from
-  kinks just beside ``x`` (stacked ReLU layers each 1e-9 from a kink), which vanish there. Along a direction through several
+  passes; a value outside that band fails along a coordinate. Along a direction through several
   such kinks their contributions can cancel, so that direction is left *unsure* and sampled
-  entries decide instead (:mod:`._evidence`).
+  entries decide instead (:mod:`._evidence`);
+* kinks just beside ``x`` (stacked ReLU layers, each 1e-9 from a kink) look like one at ``x``
+  until the step is below their distance: before a kink is placed at ``x``, one more look at
+  the smallest step the *measured* noise allows, where they vanish.
 
 The tolerance grows with the rounding noise ``ν/h`` as the step shrinks. The arithmetic uses
 *realised* steps: ``x + t·v`` is rounded to the evaluation dtype and the student's prediction
