@@ -145,7 +145,8 @@ def grade_job(job: Job, limits: Limits) -> SubmissionResult:
             result = ungraded(job, ERROR, f"the grader returned an unknown status {result.status!r}")
     graded = job.autograded_path if job.autograded_path.is_file() else None
     try:
-        write_feedback(result, job.feedback_path, source=job.source, graded=graded)
+        write_feedback(result, job.feedback_path, source=job.source, graded=graded,
+                       submission=job.submission if job.submission.is_file() else None)
     except Exception as err:
         detail = traceback.format_exception_only(type(err), err)[-1].strip()
         result = replace(result, reason=(result.reason + "; " if result.reason else "")
