@@ -78,6 +78,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if not args.quiet:
+        print("demo: loading the grader ...", file=sys.stderr, flush=True)
     from .demo import MISTAKES_PER_ASSIGNMENT, DemoError, run_demo
 
     try:

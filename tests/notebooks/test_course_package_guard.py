@@ -75,3 +75,10 @@ def test_course_package_passes_the_guard(tmp_path: Path) -> None:
     proc = run_first_cell(release_path(ASSIGNMENTS[0]), tmp_path, site=True)
     assert proc.returncode == 0, proc.stderr
     assert "pip install" not in proc.stderr
+
+
+def test_readme_names_the_current_wheel() -> None:
+    """Does the README's Colab/JupyterHub section give the install command for this version?"""
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert f"pip wheel --no-deps . -w dist          # dist/{wheel_name()}" in readme
+    assert f"%pip install {wheel_name()}" in readme
