@@ -42,8 +42,12 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel ``pip wheel --no-deps . -w dist`` builds (into a scratch folder here)."""
     dist = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(REPO_ROOT), "-w", str(dist)],
-        cwd=REPO_ROOT)
+    # from a clean copy: setuptools would reuse (and package) a stale build/ folder
+    clean = shutil.copytree(REPO_ROOT, tmp_path_factory.mktemp("checkout") / "backprop-lab",
+                            ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
+                                                          "__pycache__", ".*cache", "*-output"))
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(clean), "-w", str(dist)],
+        cwd=clean)
     (built,) = dist.glob("*.whl")
     return built
 
