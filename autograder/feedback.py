@@ -116,7 +116,8 @@ def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult],
                     body += _verdict(questions[grade_id])
             else:
                 body = f"<pre>{html.escape(source)}</pre>{_outputs(cell, figures=figures)}"
-                body += figures.render(submitted.get(cell_key(source), []))
+                if not image_outputs(cell):   # the graded run showed none: the student's saved ones
+                    body += figures.render(submitted.get(cell_key(source), []))
             parts.append(f'<div class="cell">{body}</div>')
     return "\n".join(parts) + figures.note()
 
