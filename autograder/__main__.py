@@ -78,6 +78,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if not args.quiet:
+        print("demo: loading the grader ...", file=sys.stderr, flush=True)
     from .demo import MISTAKES_PER_ASSIGNMENT, DemoError, run_demo
 
     try:
@@ -154,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "Exits 0 when every visible test passes, 1 otherwise.")
     p.add_argument("notebook", type=Path, help="your notebook, e.g. notebooks/01_gradients/gradients.ipynb")
     p.add_argument("--assignment", default=None,
-                   help="assignment it belongs to (default: the folder it is in, or its file name)")
+                   help="assignment it belongs to, e.g. 01_gradients; checks a renamed copy "
+                        "(gradients-Copy1.ipynb) too (default: found by its file name)")
     p.add_argument("--release", type=Path, default=NOTEBOOKS_DIR,
                    help=f"released notebooks to check against (default: {NOTEBOOKS_DIR})")
     _limit_options(p, timeout=60.0)

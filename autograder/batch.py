@@ -38,6 +38,7 @@ import nbformat
 from . import SOLUTIONS_DIR
 from .feedback import write_feedback
 from .gradebook import save_results, write_grade_files
+from .progress import TimeLeft, format_seconds, round_robin
 from .report import write_report
 from .engine.results import ERROR, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
 
@@ -145,7 +146,8 @@ def grade_job(job: Job, limits: Limits) -> SubmissionResult:
             result = ungraded(job, ERROR, f"the grader returned an unknown status {result.status!r}")
     graded = job.autograded_path if job.autograded_path.is_file() else None
     try:
-        write_feedback(result, job.feedback_path, source=job.source, graded=graded)
+        write_feedback(result, job.feedback_path, source=job.source, graded=graded,
+                       submission=job.submission if job.submission.is_file() else None)
     except Exception as err:
         detail = traceback.format_exception_only(type(err), err)[-1].strip()
         result = replace(result, reason=(result.reason + "; " if result.reason else "")
@@ -206,12 +208,19 @@ def run_jobs(jobs: list[Job], limits: Limits, workers: int, progress: bool = Tru
 
     results: dict[int, SubmissionResult] = {}
 
+    time_left = TimeLeft([(job.assignment, job.source.name) for job in jobs],
+                         1 if len(jobs) <= 1 else workers)
+
     def progress_bar():
+        # the time left comes from TimeLeft (per-notebook costs), not from tqdm's rate
         return tqdm(total=len(jobs), desc=label, unit="nb", disable=not progress, file=sys.stderr,
-                    dynamic_ncols=True)
+                    dynamic_ncols=True,
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
 
     def done(bar, index: int) -> None:
-        bar.set_postfix_str(f"{jobs[index].student_id}: {results[index].status}")
+        time_left.finished(index, results[index].seconds)
+        bar.set_postfix_str(f"{format_seconds(time_left.seconds_left())}; "
+                            f"{jobs[index].student_id}: {results[index].status}")
         bar.update()
 
     if workers <= 1 or len(jobs) <= 1:
@@ -269,7 +278,10 @@ def grade_assignments(
     for assignment in assignments:
         clear_previous(out_dir, assignment)
     label = f"grading {assignments[0]}" if len(assignments) == 1 else "grading"
-    results = run_jobs(jobs, limits, workers or default_workers(), progress, label)
+    # one notebook of each kind in turn, so that the time left is known after the first round
+    order = round_robin(range(len(jobs)), kind=lambda i: (jobs[i].assignment, jobs[i].source.name))
+    ran = run_jobs([jobs[i] for i in order], limits, workers or default_workers(), progress, label)
+    results = [result for _, result in sorted(zip(order, ran), key=lambda pair: pair[0])]
     remove_empty_folders(out_dir)
     for assignment in assignments:
         save_results(out_dir, assignment, [r for j, r in zip(jobs, results) if j.assignment == assignment],

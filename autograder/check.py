@@ -6,6 +6,7 @@ visible tests run and nothing hidden can show; the verdicts carry the checker's 
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,23 +19,57 @@ class CheckError(ValueError):
     """The notebook cannot be self-checked (not found, not part of a released assignment)."""
 
 
+_COPY_SUFFIX = re.compile(r"(-Copy\d*|[ _-]?\(\d+\)|[ _-]copy\d*)$", re.I)
+
+
+def original_name(notebook: Path) -> str:
+    """The file name ``notebook`` had before Jupyter or a download renamed the copy
+    (``gradients-Copy1.ipynb``, ``gradients (2).ipynb`` -> ``gradients.ipynb``)."""
+    return _COPY_SUFFIX.sub("", notebook.stem) + notebook.suffix
+
+
+def _by_assignment(notebook: Path, notebooks_dir: Path, assignment: str) -> tuple[str, Path]:
+    """The released notebook of ``assignment`` that ``notebook`` (any name) is a copy of."""
+    folder = notebooks_dir / assignment
+    released = sorted(folder.glob("*.ipynb"))
+    if not released:
+        known = sorted(p.name for p in notebooks_dir.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))) \
+            if notebooks_dir.is_dir() else []
+        raise CheckError(f"no released assignment {assignment!r} in {notebooks_dir}; "
+                         f"assignments: {', '.join(known) or 'none'}")
+    if len(released) == 1:
+        return assignment, released[0]
+    for name in (notebook.name, original_name(notebook)):
+        if (folder / name).is_file():
+            return assignment, folder / name
+    raise CheckError(f"assignment {assignment!r} has {len(released)} notebooks "
+                     f"({', '.join(p.name for p in released)}): rename {notebook.name} to the one "
+                     "it is a copy of")
+
+
 def find_release(notebook: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
                  assignment: str | None = None) -> tuple[str, Path]:
-    """(assignment, released notebook) that ``notebook`` is a copy of: the assignment named,
-    else the folder the notebook sits in, else the released notebook with the same file name."""
+    """(assignment, released notebook) that ``notebook`` is a copy of: the assignment named
+    (whatever the copy is called), else the released notebook of the same file name in the
+    folder the notebook sits in, or in any assignment. A renamed copy without ``assignment``
+    is refused with the rename or the option that would check it."""
     if not notebook.is_file():
         raise CheckError(f"{notebook} does not exist")
-    candidates = []
-    for name in filter(None, [assignment, notebook.resolve().parent.name]):
-        candidates.append((name, notebooks_dir / name / notebook.name))
+    if assignment is not None:
+        return _by_assignment(notebook, notebooks_dir, assignment)
+    candidates = [(notebook.resolve().parent.name, notebooks_dir / notebook.resolve().parent.name / notebook.name)]
     candidates += [(p.parent.name, p) for p in sorted(notebooks_dir.glob(f"*/{notebook.name}"))]
     for name, release in candidates:
-        if release.is_file() and (assignment is None or name == assignment):
+        if release.is_file():
             return name, release
+    originals = sorted(notebooks_dir.glob(f"*/{original_name(notebook)}"))
+    if originals:
+        hints = " or ".join(f"rename it to {p.name} or pass --assignment {p.parent.name}" for p in originals)
+        raise CheckError(f"{notebook.name} is not the name of a released notebook: {hints}")
     released = sorted(str(p.relative_to(notebooks_dir)) for p in notebooks_dir.glob("*/*.ipynb"))
-    raise CheckError(f"{notebook.name} is not a released notebook"
-                     + (f" of assignment {assignment!r}" if assignment else "")
-                     + f"; released notebooks: {', '.join(released) or 'none'} (in {notebooks_dir})")
+    raise CheckError(f"{notebook.name} is not a released notebook; released notebooks: "
+                     f"{', '.join(released) or 'none'} (in {notebooks_dir}). Rename your copy to "
+                     "its released name, or pass --assignment NAME to check it under any name")
 
 
 def check_notebook(notebook: Path, *, notebooks_dir: Path = NOTEBOOKS_DIR,

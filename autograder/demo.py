@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +152,7 @@ class DemoOutcome:
         return all(row.ok for row in self.rows)
 
     def text(self) -> str:
-        header = ("student", "assignment", "score", "expected", "status", "", "what it is")
+        header = ("student", "assignment", "score", "expected", "status", "check", "what it is")
         table = [header]
         for row in self.rows:
             s, r = row.sample, row.result
@@ -193,6 +194,24 @@ def _isolated(sandbox: str) -> bool:
     return resolve(sandbox)[0] == BWRAP
 
 
+class _Stages:
+    """What the demo is doing, on stderr, before its grading bar (off with ``--quiet``)."""
+
+    def __init__(self, enabled: bool, started: float) -> None:
+        self.enabled, self.started = enabled, started
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            print(f"[{time.perf_counter() - self.started:5.1f} s] {message}", file=sys.stderr,
+                  flush=True)
+
+    def bar(self, items: list, label: str):
+        from tqdm import tqdm
+
+        return tqdm(items, desc=label, unit="nb", disable=not self.enabled, file=sys.stderr,
+                    dynamic_ncols=True, bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}]")
+
+
 def run_demo(out_dir: Path, *, solutions_dir: Path = SOLUTIONS_DIR,
              notebooks_dir: Path = NOTEBOOKS_DIR, workers: int | None = None,
              timeout: float | None = None, progress: bool = True, sandbox: str = "auto",
@@ -201,26 +220,35 @@ def run_demo(out_dir: Path, *, solutions_dir: Path = SOLUTIONS_DIR,
     """Release, build the sample class in ``out_dir/submissions``, grade it into ``out_dir``
     (against a copy of the solutions in ``out_dir/solutions``)."""
     started = time.perf_counter()
-    if not list_assignments(solutions_dir):
+    say = _Stages(progress, started)
+    present = list_assignments(solutions_dir)
+    if not present:
         raise DemoError(f"no assignments in {solutions_dir}: nothing to demonstrate")
     out_dir = out_dir.resolve()
     _prepare(out_dir)
     # Grade against a snapshot, so that editing a solution meanwhile cannot skew the demo.
     solutions_dir = shutil.copytree(solutions_dir, out_dir / "solutions",
                                     ignore=shutil.ignore_patterns(".*", "__pycache__"))
-    names = release(solutions_dir, notebooks_dir) if release_first else list_assignments(solutions_dir)
+    if release_first:
+        say(f"releasing {len(present)} assignment(s) with nbgrader into {notebooks_dir} ...")
+        names = release(solutions_dir, notebooks_dir)
+    else:
+        names = list_assignments(solutions_dir)
     isolated = _isolated(sandbox)
     escape_dir = out_dir / "escape-check"
     escape_dir.mkdir()
     samples: list[Sample] = []
-    for assignment in names:
-        for source in source_notebooks(assignment, solutions_dir):
-            anatomy = Anatomy.read(assignment, source, notebooks_dir / assignment / source.name)
-            samples += class_samples(anatomy, with_cases=not samples, source_path=source,
-                                     escape_dir=escape_dir, isolated=isolated,
-                                     max_mistakes=max_mistakes)
+    sources = [(a, source) for a in names for source in source_notebooks(a, solutions_dir)]
+    say("building the sample class (correct, blank, planted mistakes, broken and cheating "
+        "submissions) ...")
+    for assignment, source in say.bar(sources, "building the class"):
+        anatomy = Anatomy.read(assignment, source, notebooks_dir / assignment / source.name)
+        samples += class_samples(anatomy, with_cases=not samples, source_path=source,
+                                 escape_dir=escape_dir, isolated=isolated,
+                                 max_mistakes=max_mistakes)
     submissions = out_dir / "submissions"
     write_samples(samples, submissions)
+    say(f"grading {len(samples)} submissions (student processes start in a few seconds) ...")
     # later notebooks train models and take longest: start them first to keep the tail short
     results = grade_assignments(
         names[::-1], submissions, out_dir, source_dir=solutions_dir, workers=workers, progress=progress,

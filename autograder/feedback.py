@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from .figures import FigureBudget, cell_key, image_outputs, submitted_figures
+from .mathml import markdown_to_html
 from .release import protected_lines
 from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
@@ -24,7 +26,6 @@ _HIDDEN = re.compile(r"[ \t]*###\s*BEGIN HIDDEN TESTS.*?(###\s*END HIDDEN TESTS[
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded)\n"
 _MAX_OUTPUT_LINES = 40
 _MAX_OUTPUT_CHARS = 4000
-_MAX_IMAGE_BYTES = 400_000
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -34,6 +35,8 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;margin
 .passed{color:#1a7f37}.failed,.voided{color:#cf222e}.notrun{color:#9a6700}
 .verdict{border:1px solid #ccc;border-radius:4px;padding:.4rem .6rem;margin:.2rem 0}
 .verdict.passed{background:#dafbe1}.verdict.failed,.verdict.voided{background:#ffebe9}.verdict.notrun{background:#fff8c5}
+img.figure{display:block;max-width:100%;height:auto;margin:.3rem 0}
+math[display=block]{margin:.6rem 0;overflow-x:auto}code.latex{background:#f6f8fa}
 """
 
 
@@ -74,7 +77,8 @@ def _truncate(text: str) -> str:
 
 
 def _outputs(cell: nbformat.NotebookNode, kinds: tuple[str, ...] = ("stream", "error", "execute_result",
-                                                                   "display_data")) -> str:
+                                                                   "display_data"),
+             figures: FigureBudget | None = None) -> str:
     parts = []
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
@@ -87,29 +91,22 @@ def _outputs(cell: nbformat.NotebookNode, kinds: tuple[str, ...] = ("stream", "e
             parts.append(f'<pre class="out failed">{html.escape(_truncate(line))}</pre>')
         elif kind in ("execute_result", "display_data"):
             data = out.get("data", {})
-            image = data.get("image/png")
-            if isinstance(image, str) and len(image) <= _MAX_IMAGE_BYTES:
-                parts.append(f'<img alt="figure" src="data:image/png;base64,{image.strip()}">')
+            images = image_outputs({"outputs": [out]})
+            if images and figures is not None:
+                parts.append(figures.render(images))
             elif "text/plain" in data:
                 parts.append(f'<pre class="out">{html.escape(_truncate(str(data["text/plain"])))}</pre>')
     return "".join(parts)
 
 
-def _markdown(source: str) -> str:
-    try:
-        import mistune
-    except ImportError:  # pragma: no cover - mistune comes with nbconvert
-        return f"<pre>{html.escape(source)}</pre>"
-    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(source)
-
-
-def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> str:
+def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult],
+           submitted: dict[str, list[tuple[str, bytes]]], figures: FigureBudget) -> str:
     parts = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
         source = str(cell.get("source", ""))
         if cell.get("cell_type") == "markdown":
-            parts.append(f'<div class="cell">{_markdown(source)}</div>')
+            parts.append(f'<div class="cell">{markdown_to_html(source)}</div>')
         elif cell.get("cell_type") == "code":
             grade_id = meta.get("grade_id", "")
             if meta.get("grade") or grade_id in questions:
@@ -118,15 +115,20 @@ def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> s
                 if grade_id in questions:
                     body += _verdict(questions[grade_id])
             else:
-                body = f"<pre>{html.escape(source)}</pre>{_outputs(cell)}"
+                body = f"<pre>{html.escape(source)}</pre>{_outputs(cell, figures=figures)}"
+                if not image_outputs(cell):   # the graded run showed none: the student's saved ones
+                    body += figures.render(submitted.get(cell_key(source), []))
             parts.append(f'<div class="cell">{body}</div>')
-    return "\n".join(parts)
+    return "\n".join(parts) + figures.note()
 
 
 def render_feedback(result: SubmissionResult, nb: nbformat.NotebookNode | None = None,
-                    hidden: list[str] = ()) -> str:
+                    hidden: list[str] = (),
+                    submitted: dict[str, list[tuple[str, bytes]]] | None = None) -> str:
     """The feedback page of ``result`` (with the graded notebook ``nb`` when there is one);
-    lines listed in ``hidden`` are redacted wherever they would appear."""
+    lines listed in ``hidden`` are redacted wherever they would appear. ``submitted`` maps a
+    code cell's source to the figures it showed in the student's notebook
+    (:func:`autograder.figures.submitted_figures`); they appear under the graded cell."""
     title = f"{result.assignment} / {result.notebook}: feedback for {result.student_id}"
     rows = "".join(
         f'<tr><td>{html.escape(q.grade_id)}</td><td>{q.points:g} / {q.max_points:g}</td>'
@@ -144,7 +146,8 @@ def render_feedback(result: SubmissionResult, nb: nbformat.NotebookNode | None =
     parts.append("<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>result</th>"
                  f"<th>diagnosis</th><th>what the checker says</th></tr>{rows}</table>")
     if nb is not None:
-        parts.append("<h2>Your notebook</h2>" + _cells(nb, {q.grade_id: q for q in result.questions}))
+        parts.append("<h2>Your notebook</h2>" + _cells(nb, {q.grade_id: q for q in result.questions},
+                                                      submitted or {}, FigureBudget()))
     parts.append("</body></html>\n")
     page = "\n".join(parts)
     for line in hidden:
@@ -153,9 +156,10 @@ def render_feedback(result: SubmissionResult, nb: nbformat.NotebookNode | None =
 
 
 def write_feedback(result: SubmissionResult, path: Path, *, source: Path | None = None,
-                   graded: Path | None = None) -> Path:
+                   graded: Path | None = None, submission: Path | None = None) -> Path:
     """Write ``result``'s feedback page to ``path``; ``graded`` is the graded notebook (shown
-    when readable), ``source`` the instructor notebook whose hidden tests must not leak."""
+    when readable), ``source`` the instructor notebook whose hidden tests must not leak,
+    ``submission`` the student's notebook, whose saved figures the page shows."""
     nb = None
     if graded is not None:
         try:
@@ -163,5 +167,6 @@ def write_feedback(result: SubmissionResult, path: Path, *, source: Path | None 
         except Exception:  # an unreadable notebook still gets its score page
             nb = None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_feedback(result, nb, hidden_lines(source)), encoding="utf-8")
+    page = render_feedback(result, nb, hidden_lines(source), submitted_figures(submission))
+    path.write_text(page, encoding="utf-8")
     return path

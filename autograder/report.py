@@ -1,4 +1,5 @@
-"""The class report: per question, how many students passed and which mistakes the others made.
+"""The class report: per question, how many students passed and which mistakes the others made,
+who made them, and which submissions were flagged (or otherwise not graded normally) and why.
 
 Each question of each submission gets one *outcome*: ``passed``, the checker's diagnosis of the
 failure (``transposed``, ``sign``, ...), ``not implemented`` (the stub still raises), ``error``
@@ -14,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 from .gradebook import load_results
-from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
+from .engine.results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
+                             VOIDED, QuestionResult, SubmissionResult)
 
 NOT_IMPLEMENTED = "not implemented"
 NO_DIAGNOSIS = "error"
@@ -82,31 +84,96 @@ def plot(counts: dict[tuple[str, str, str], Counter], path: Path) -> Path:
     return path
 
 
+def question_name(notebook: str, grade_id: str) -> str:
+    """A question as ``grades.csv`` names its column: ``<notebook>:<grade_id>``."""
+    return f"{notebook}:{grade_id}"
+
+
+def who(results: list[SubmissionResult]) -> dict[tuple[str, str, str], dict[str, list[str]]]:
+    """(assignment, notebook, grade_id) -> outcome -> the students who had it (all but
+    ``passed``), so a TA knows whom to reach about which mistake."""
+    found: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+    for r in results:
+        for q in r.questions:
+            kind = outcome(q)
+            per_question = found.setdefault((r.assignment, r.notebook, q.grade_id), {})
+            if kind != PASSED:
+                per_question.setdefault(kind, []).append(r.student_id)
+    return found
+
+
+def needs_a_look(results: list[SubmissionResult]) -> list[SubmissionResult]:
+    """Submissions whose status is not ``ok``: flagged ones first, then by status and student."""
+    order = {status: i for i, status in enumerate((FLAGGED, ERROR, INVALID, PARTIAL, MISSING))}
+    return sorted((r for r in results if r.status != OK),
+                  key=lambda r: (order.get(r.status, len(order)), r.assignment, r.student_id, r.notebook))
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], kinds: str) -> str:
+    """An HTML table with a header for every column (cells are escaped here); ``kinds`` has one
+    letter per column: ``i`` an identifier (kept on one line), ``n`` a number, ``t`` text that
+    wraps and takes the width left."""
+    css = {"i": "id", "n": "n", "t": "t"}
+    head = "".join(f'<th class="{css[k]}">{html.escape(h)}</th>' for h, k in zip(header, kinds))
+    body = "".join("<tr>" + "".join(f'<td class="{css[k]}">{html.escape(c)}</td>' for c, k in zip(row, kinds))
+                   + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "… (grades.csv has all of it)"
+
+
+def _mistakes_text(counter: Counter, names: list[str]) -> str:
+    return ", ".join(f"{n} {counter[n]}" for n in names if n != PASSED and counter[n])
+
+
+_PAGE_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:72rem;padding:0 1rem;color:#222}"
+    "table{border-collapse:collapse;max-width:100%;margin:.5rem 0 1.5rem}"
+    "th{background:#f6f8fa;text-align:left}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
+    "vertical-align:top}.id,.n{white-space:nowrap}.n{text-align:right}"
+    ".t{min-width:16rem;overflow-wrap:break-word}"
+    "img{max-width:100%;height:auto}.none{color:#1a7f37}")
+
+
 def render(results: list[SubmissionResult], counts: dict[tuple[str, str, str], Counter],
            png: bytes | None) -> str:
-    """The report page: scores by status, then the outcome table, then the chart."""
+    """The report page: scores by status, the submissions to look at (flagged and why), the
+    outcomes per question, who made which mistake, then the chart."""
     names = categories(counts)
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = "".join(
-        f"<tr><td>{html.escape(a)}</td><td>{html.escape(g)}</td>"
-        + "".join(f"<td>{counts[(a, nb, g)][n] or ''}</td>" for n in names) + "</tr>"
-        for a, nb, g in counts)
     status_counts = Counter((r.assignment, r.status) for r in results)
-    status_rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(s)}</td><td>{n}</td></tr>"
-                          for (a, s), n in sorted(status_counts.items()))
+    status_table = _table(("assignment", "status", "notebooks"),
+                          [(a, s, str(n)) for (a, s), n in sorted(status_counts.items())], "iin")
+    look = needs_a_look(results)
+    look_table = (_table(("student", "assignment", "notebook", "status", "why"),
+                         [(r.student_id, r.assignment, r.notebook, r.status, _cut(r.reason) or "-")
+                          for r in look], "iiiit")
+                  if look else '<p class="none">None: every submission was graded normally.</p>')
+    outcome_rows = [(a, question_name(nb, g), str(sum(c.values())), str(c[PASSED]),
+                     _mistakes_text(c, names) or "-") for (a, nb, g), c in counts.items()]
+    outcome_table = _table(("assignment", "question", "students", "passed", "not passed: outcome count"),
+                           outcome_rows, "iinnt")
+    who_rows = [(a, question_name(nb, g), kind, str(len(students)), ", ".join(students))
+                for (a, nb, g), kinds in who(results).items()
+                for kind in names if kind in kinds for students in [kinds[kind]]]
+    who_table = (_table(("assignment", "question", "outcome", "students", "who"), who_rows, "iiint")
+                 if who_rows else '<p class="none">Every student passed every question.</p>')
     image = (f'<img alt="outcomes per question" src="data:image/png;base64,'
              f'{base64.b64encode(png).decode()}">' if png else "")
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}"
-        "td:first-child,td:nth-child(2){text-align:left}</style></head><body>"
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title>"
+        f"<meta name='viewport' content='width=device-width'><style>{_PAGE_CSS}</style></head><body>"
         f"<h1>Class report</h1><p>{len(results)} graded notebook(s), "
         f"{len({r.student_id for r in results})} student(s).</p>"
-        f"<h2>Submissions by status</h2><table><tr><th>assignment</th><th>status</th><th>notebooks</th></tr>"
-        f"{status_rows}</table>"
-        f"<h2>Which mistakes, per question</h2><table><tr><th>assignment</th><th>question</th>{head}</tr>"
-        f"{rows}</table>{image}</body></html>\n"
+        f"<h2>Submissions by status</h2>{status_table}"
+        f"<h2>Submissions to look at</h2><p>Flagged (tampering found), failed to grade, unreadable, "
+        f"stopped early or missing; the reason says what happened.</p>{look_table}"
+        f"<h2>Outcome of each question</h2>{outcome_table}"
+        f"<h2>Who made which mistake</h2><p>Outcomes are the checker's diagnoses (transposed, "
+        f"sign, ...), <i>{NOT_IMPLEMENTED}</i> (the stub still raises), <i>{NO_DIAGNOSIS}</i> (failed "
+        f"without a diagnosis), <i>{NOT_RUN}</i> and <i>{VOIDED}</i>.</p>{who_table}"
+        f"{image}</body></html>\n"
     )
 
 
@@ -127,12 +194,14 @@ def write_report(out_dir: Path) -> tuple[Path, Path | None]:
 
 
 def text_table(results: list[SubmissionResult]) -> str:
-    """The outcome counts as a plain-text table (for the terminal)."""
+    """The outcomes per question as a plain-text table (for the terminal); questions are named
+    as grades.csv's columns."""
     counts = outcome_counts(results)
     names = categories(counts)
-    header = ["question", *names]
-    rows = [[f"{a}:{g}", *(str(counts[(a, nb, g)][n] or "") for n in names)] for a, nb, g in counts]
+    header = ["question", "students", "passed", "not passed: outcome count"]
+    rows = [[question_name(nb, g), str(sum(c.values())), str(c[PASSED]), _mistakes_text(c, names) or "-"]
+            for (a, nb, g), c in counts.items()]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w)
+    return "\n".join("  ".join(cell.rjust(w) if i in (1, 2) else cell.ljust(w)
                                for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
                      for row in [header, *rows])

@@ -78,6 +78,49 @@ def test_check_refuses_a_notebook_that_is_not_released(course: Path, tmp_path: P
     assert main(["check", str(tmp_path / "absent.ipynb")]) == 2
 
 
+def test_check_tells_what_to_do_with_a_renamed_copy(course: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """Does `check` on a renamed copy (``example-Copy1.ipynb``) say which name to give it or
+    which --assignment to pass, and refuse an unknown --assignment by listing the known ones?"""
+    copy_path = tmp_path / "example-Copy1.ipynb"
+    copy_path.write_text("{}")
+    code = main(["check", str(copy_path), "--release", str(course / "notebooks")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "rename it to example.ipynb or pass --assignment 00_example" in err
+    code = main(["check", str(copy_path), "--assignment", "00_exampel",
+                 "--release", str(course / "notebooks")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no released assignment '00_exampel'" in err and "00_example" in err
+
+
+def test_original_names_of_copies() -> None:
+    """Are the names Jupyter and browsers give copies mapped back to the original?"""
+    from autograder.check import original_name
+
+    for name in ("gradients-Copy1.ipynb", "gradients-Copy12.ipynb", "gradients (2).ipynb",
+                 "gradients(1).ipynb", "gradients_copy.ipynb", "gradients.ipynb"):
+        assert original_name(Path(name)) == "gradients.ipynb", name
+    assert original_name(Path("my_gradients.ipynb")) == "my_gradients.ipynb"
+
+
+@pytest.mark.slow
+def test_check_grades_a_renamed_copy_with_assignment(course: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """Given --assignment, is a renamed copy in any folder graded against that assignment?"""
+    released = course / "notebooks" / "00_example" / "example.ipynb"
+    nb = nbformat.read(released, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "def relu(x):\n    return np.maximum(x, 0.0)"
+    renamed = tmp_path / "downloads" / "example-Copy1.ipynb"
+    renamed.parent.mkdir()
+    nbformat.write(nb, renamed)
+    assert main(["check", str(renamed), "--assignment", "00_example",
+                 "--release", str(course / "notebooks")]) == 0
+    assert "1 of 1 visible test(s) pass, 2/2" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_check_reports_visible_tests_with_diagnosis(course: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:

@@ -128,3 +128,25 @@ def test_report_and_summary(demo: DemoOutcome) -> None:
                 assert q.grade_id in report
                 break
     assert demo.text().splitlines()[-2].startswith("Demo: ")
+
+
+def test_console_gradebook_names_every_column(demo: DemoOutcome) -> None:
+    """Does the printed gradebook have a header for every column, and name each question as
+    grades.csv's columns do?"""
+    import csv
+    import re
+
+    lines = demo.text().splitlines()
+    header, rule = lines[0], lines[1]
+    widths = [len(dashes) for dashes in rule.split("  ")]
+    names, start = [], 0
+    for width in widths:
+        names.append(header[start:start + width].strip())
+        start += width + 2
+    assert names == ["student", "assignment", "score", "expected", "status", "check", "what it is"]
+    with (demo.out_dir / "grades.csv").open(newline="") as handle:
+        columns = set(next(csv.reader(handle)))
+    start = next(i for i, line in enumerate(lines) if line.startswith("question "))
+    end = lines.index("", start)
+    questions = [re.split(r"\s{2,}", line)[0] for line in lines[start + 1:end]]
+    assert questions and set(questions) <= columns, set(questions) - columns

@@ -92,3 +92,36 @@ def test_written_page_without_a_notebook(tmp_path: Path) -> None:
     path = write_feedback(result, tmp_path / "out" / "example.html", graded=graded)
     page = path.read_text()
     assert "malformed JSON" in page and "Score: 0 / 2" in page and "Your notebook" not in page
+
+
+def test_page_renders_math_as_mathml() -> None:
+    """Does the notebook's LaTeX reach the page as MathML, with no raw ``$$`` left?"""
+    nb = authoring.notebook([authoring.markdown(
+        r"$$\theta^{new} = \theta^{old} - \alpha \nabla_{\theta} J(\theta)$$ with step $\alpha$.")])
+    page = render_feedback(_result(), nb)
+    assert page.count("<math ") == 2 and "$$" not in page and "\\theta" not in page
+
+
+def test_page_shows_the_students_figures_checked_and_capped(tmp_path: Path) -> None:
+    """Does a figure the student's notebook displayed appear under its graded cell, re-encoded,
+    while a forged image output does not reach the page?"""
+    import base64
+
+    from tests.autograder.test_figures import PNG
+
+    plot_source = "plt.plot([1, 2, 3])"
+    graded = authoring.notebook([authoring.code(plot_source), authoring.code("forged()")])
+    submitted = authoring.notebook([authoring.code(plot_source), authoring.code("forged()")])
+    submitted.cells[0].outputs = [nbformat.v4.new_output(
+        "display_data", data={"image/png": base64.b64encode(PNG).decode()})]
+    submitted.cells[1].outputs = [nbformat.v4.new_output(
+        "display_data", data={"image/png": 'AAAA"><script>alert(1)</script>'})]
+    paths = {name: tmp_path / f"{name}.ipynb" for name in ("graded", "submitted")}
+    nbformat.write(graded, paths["graded"])
+    nbformat.write(submitted, paths["submitted"])
+    page = write_feedback(_result(), tmp_path / "page.html", graded=paths["graded"],
+                          submission=paths["submitted"]).read_text()
+    image = f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"'
+    assert page.count("<img") == 1 and image in page
+    assert page.index(plot_source) < page.index(image) < page.index("forged()")
+    assert "<script>" not in page

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
-from autograder.gradebook import save_results
+from autograder.gradebook import question_columns, save_results
 from autograder.report import NOT_IMPLEMENTED, categories, outcome, outcome_counts, text_table, write_report
-from autograder.engine.results import FAILED, NOT_RUN, OK, PASSED, VOIDED, QuestionResult, SubmissionResult
+from autograder.engine.results import (FAILED, FLAGGED, NOT_RUN, OK, PARTIAL, PASSED, VOIDED, QuestionResult,
+                                      SubmissionResult)
 
 
 def _submission(student: str, *questions: QuestionResult) -> SubmissionResult:
@@ -35,17 +38,62 @@ def test_each_question_gets_one_outcome() -> None:
 
 
 def test_report_files_hold_table_and_chart(tmp_path: Path) -> None:
-    """Does report.html tabulate the counts and embed the chart written to report.png?"""
+    """Does report.html tabulate each question's outcomes and embed the chart in report.png?"""
     save_results(tmp_path, "01_gradients", CLASS, sources=[])
     html_path, png_path = write_report(tmp_path)
     page = html_path.read_text()
     assert png_path is not None and png_path.read_bytes().startswith(b"\x89PNG")
     assert "data:image/png;base64," in page
-    assert "<th>transposed</th>" in page and "<td>test_a</td>" in page
-    row = page.split("<td>test_a</td>")[1].split("</tr>")[0]
-    assert row.count("<td>2</td>") == 1 and row.count("<td>1</td>") == 2
-    table = text_table(CLASS)
-    assert "01_gradients:test_a" in table.splitlines()[1] and "transposed" in table.splitlines()[0]
+    row = page.split("<td class=\"id\">gradients:test_a</td>")[1].split("</tr>")[0]
+    assert "<td class=\"n\">4</td><td class=\"n\">1</td><td class=\"t\">transposed 2, sign 1</td>" in row
+
+
+def _rows(page: str, heading: str) -> list[list[str]]:
+    """The cells of the first table after ``heading``, header row first."""
+    table = page.split(f"<h2>{heading}</h2>")[1].split("</table>")[0]
+    return [re.findall(r"<t[hd](?:\s[^>]*)?>(.*?)</t[hd]>", row) for row in table.split("</tr>")[:-1]]
+
+
+def test_report_names_flagged_students_and_why(tmp_path: Path) -> None:
+    """Does the report list each flagged (or otherwise not ok) submission with its reason,
+    flagged first, and leave out the ones graded normally?"""
+    flagged = replace(CLASS[3], status=FLAGGED, reason="the test cell 'test_b' was edited")
+    partial = replace(CLASS[2], status=PARTIAL, reason="the notebook ran out of time")
+    save_results(tmp_path, "01_gradients", [CLASS[0], CLASS[1], partial, flagged], sources=[])
+    rows = _rows(write_report(tmp_path)[0].read_text(), "Submissions to look at")
+    assert rows == [["student", "assignment", "notebook", "status", "why"],
+                    ["dee", "01_gradients", "gradients", "flagged", "the test cell &#x27;test_b&#x27; was edited"],
+                    ["cyd", "01_gradients", "gradients", "partial", "the notebook ran out of time"]]
+
+
+def test_report_says_who_made_which_mistake(tmp_path: Path) -> None:
+    """Can a TA read off which students made which mistake on which question?"""
+    save_results(tmp_path, "01_gradients", CLASS, sources=[])
+    rows = _rows(write_report(tmp_path)[0].read_text(), "Who made which mistake")
+    assert ["01_gradients", "gradients:test_a", "transposed", "2", "bob, cyd"] in rows
+    assert ["01_gradients", "gradients:test_a", "sign", "1", "dee"] in rows
+    assert ["01_gradients", "gradients:test_b", NOT_IMPLEMENTED, "1", "bob"] in rows
+    assert not [row for row in rows if "ann" in row[-1]]
+
+
+def test_every_report_column_has_a_header(tmp_path: Path) -> None:
+    """Does every table of the report name each of its columns, with as many cells per row?"""
+    flagged = replace(CLASS[3], status=FLAGGED, reason="edited")
+    save_results(tmp_path, "01_gradients", [*CLASS[:3], flagged], sources=[])
+    page = write_report(tmp_path)[0].read_text()
+    for heading in re.findall(r"<h2>(.*?)</h2>", page):
+        header, *body = _rows(page, heading)
+        assert header and all(cell.strip() for cell in header), heading
+        assert all(len(row) == len(header) for row in body), heading
+
+
+def test_console_table_names_questions_as_grades_csv_does(tmp_path: Path) -> None:
+    """Are the console table's question names grades.csv's column names, under a header?"""
+    table = text_table(CLASS).splitlines()
+    assert table[0].split()[:3] == ["question", "students", "passed"]
+    names = [line.split()[0] for line in table[1:]]
+    assert names == question_columns(CLASS) == ["gradients:test_a", "gradients:test_b"]
+    assert "transposed 2, sign 1" in table[1]
 
 
 def test_empty_class_gives_a_report_without_chart(tmp_path: Path) -> None:
