@@ -74,7 +74,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_check(result))
-    return 0 if result.max_score and result.score == result.max_score else 1
+    return 0 if result.max_score and result.score == result.max_score - result.pending else 1
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
