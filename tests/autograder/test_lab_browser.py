@@ -192,3 +192,19 @@ def test_a_score_given_in_formgrader_reaches_the_gradebook(lab, page, tmp_path: 
     write_grade_files(out)
     row = {r["student_id"]: r for r in read_csv(out / "grades.csv")}["ann"]
     assert (row["score"], row["pending"], row["written:written_delta"]) == ("4.5", "0", "2.5")
+
+
+def test_generate_keeps_other_files_of_the_release(lab, page, tmp_path: Path) -> None:
+    """Does formgrader's Generate rebuild notebooks/00_written/written.ipynb and keep the other
+    file the instructor put in that folder?"""
+    base, _, course = lab
+    released = course / "notebooks" / "00_written" / "written.ipynb"
+    released.write_text("stale")
+    page.goto(f"{base}/formgrader/manage_assignments")
+    row = page.locator("tbody tr", has=page.locator("td.name a:text-is('00_written')"))
+    row.locator("a:has(.glyphicon-education)").click()
+    page.wait_for_selector("#success-modal, #error-modal")
+    _shot(page, "formgrader-generate", tmp_path)
+    assert page.locator("#success-modal").count() == 1, page.inner_text("#error-modal")
+    assert (course / "notebooks" / "00_written" / "data.txt").read_text() == "a file the instructor added\n"
+    assert "YOUR ANSWER HERE" in released.read_text()
