@@ -16,6 +16,10 @@ paid once per batch, not once per student. The output folder gets::
 Grading again replaces everything this assignment produced before (stale grades, feedback and
 graded notebooks of students who are gone), and the same submissions give the same gradebook:
 each student's hidden-test seed is derived from (assignment, student).
+
+``OUT`` is crash-safe (:mod:`autograder.outdir`): a batch holds an exclusive lock on it (a
+second run is refused), writes everything into ``OUT/.staging`` and moves it into place only
+once it is complete, so an interrupted run leaves the old results or the new ones, never a mix.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -38,6 +41,7 @@ import nbformat
 from . import SOLUTIONS_DIR
 from .feedback import write_feedback
 from .gradebook import save_results, write_grade_files
+from .outdir import OutBusy, Staging, locked
 from .report import write_report
 from .engine.results import ERROR, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
 
@@ -170,23 +174,6 @@ def plan(assignment: str, submissions_dir: Path, out_dir: Path,
     return jobs
 
 
-def clear_previous(out_dir: Path, assignment: str) -> None:
-    """Remove what an earlier batch of ``assignment`` wrote, so nothing stale survives."""
-    for kind in ("autograded", "feedback"):
-        for folder in (out_dir / kind).glob(f"*/{assignment}"):
-            shutil.rmtree(folder)
-    remove_empty_folders(out_dir)
-    (out_dir / "results" / f"{assignment}.json").unlink(missing_ok=True)
-
-
-def remove_empty_folders(out_dir: Path) -> None:
-    """Drop empty ``<student>/<assignment>`` folders (a submission that left no graded notebook)."""
-    for kind in ("autograded", "feedback"):
-        for folder in sorted((out_dir / kind).glob("*/*"), reverse=True) + sorted((out_dir / kind).glob("*")):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-
-
 def _preload() -> None:
     try:
         import matplotlib
@@ -264,18 +251,35 @@ def grade_assignments(
         resolve(limits.sandbox)
     except SandboxError as err:
         raise GradingError(str(err)) from None
-    jobs = [job for assignment in assignments
-            for job in plan(assignment, submissions_dir, out_dir, source_dir)]
-    for assignment in assignments:
-        clear_previous(out_dir, assignment)
-    label = f"grading {assignments[0]}" if len(assignments) == 1 else "grading"
-    results = run_jobs(jobs, limits, workers or default_workers(), progress, label)
-    remove_empty_folders(out_dir)
-    for assignment in assignments:
-        save_results(out_dir, assignment, [r for j, r in zip(jobs, results) if j.assignment == assignment],
-                     source_notebooks(assignment, source_dir))
-    write_grade_files(out_dir)
-    write_report(out_dir)
+    try:
+        with locked(out_dir):
+            return _grade_into(assignments, submissions_dir, out_dir, source_dir, workers, limits,
+                               progress)
+    except OutBusy as err:
+        raise GradingError(str(err)) from None
+
+
+def _grade_into(assignments: list[str], submissions_dir: Path, out_dir: Path, source_dir: Path,
+                workers: int | None, limits: Limits, progress: bool) -> list[SubmissionResult]:
+    """Grade into ``OUT/.staging`` and move the complete result into ``OUT`` at the end (an
+    interrupted batch leaves ``OUT`` as it was); the caller holds the lock."""
+    staging = Staging(out_dir)
+    try:
+        jobs = [job for assignment in assignments
+                for job in plan(assignment, submissions_dir, staging.root, source_dir)]
+        label = f"grading {assignments[0]}" if len(assignments) == 1 else "grading"
+        results = run_jobs(jobs, limits, workers or default_workers(), progress, label)
+        staging.keep_results(assignments)
+        for assignment in assignments:
+            save_results(staging.root, assignment,
+                         [r for j, r in zip(jobs, results) if j.assignment == assignment],
+                         source_notebooks(assignment, source_dir))
+        write_grade_files(staging.root)
+        write_report(staging.root)
+        staging.commit(assignments)
+    finally:
+        if not staging.committed:
+            staging.abandon()
     return results
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+from .outdir import atomic_write_text
 from .release import protected_lines
 from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
@@ -162,6 +163,5 @@ def write_feedback(result: SubmissionResult, path: Path, *, source: Path | None 
             nb = nbformat.read(graded, as_version=4)
         except Exception:  # an unreadable notebook still gets its score page
             nb = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_feedback(result, nb, hidden_lines(source)), encoding="utf-8")
+    atomic_write_text(path, render_feedback(result, nb, hidden_lines(source)))
     return path

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from .gradebook import load_results
+from .outdir import atomic_path, atomic_write_text
 from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
 NOT_IMPLEMENTED = "not implemented"
@@ -77,7 +78,8 @@ def plot(counts: dict[tuple[str, str, str], Counter], path: Path) -> Path:
     ax.set_title("Outcome of every question, by checker diagnosis")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=100, format="png")
     plt.close(fig)
     return path
 
@@ -122,7 +124,7 @@ def write_report(out_dir: Path) -> tuple[Path, Path | None]:
         plot(counts, png_path)
         png = png_path.read_bytes()
     html_path = out_dir / "report.html"
-    html_path.write_text(render(results, counts, png), encoding="utf-8")
+    atomic_write_text(html_path, render(results, counts, png))
     return html_path, (png_path if png else None)
 
 
