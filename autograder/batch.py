@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -41,9 +42,11 @@ import nbformat
 from . import SOLUTIONS_DIR
 from .feedback import write_feedback
 from .gradebook import save_results, write_grade_files
+from .engine.cleanup import remove_tree
+from .engine.untrusted import clean_text
 from .outdir import OutBusy, Staging, locked
 from .report import write_report
-from .engine.results import ERROR, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
+from .engine.results import ERROR, INVALID, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
 
 
 class GradingError(ValueError):
@@ -99,6 +102,25 @@ def students(submissions_dir: Path, assignment: str) -> list[str]:
                   if p.is_dir() and not p.name.startswith(".") and (p / assignment).is_dir())
 
 
+def not_regular(submission: Path) -> str:
+    """Why ``SUBMISSIONS/<student>/<assignment>/<notebook>`` must not be read ("" when it is a
+    regular file in real folders): a symbolic link anywhere on that path could point at the
+    solutions or another student's notebook, a device or a pipe is no notebook."""
+    for path, what in ((submission.parent.parent, "the student folder"),
+                       (submission.parent, "the assignment folder"), (submission, "the notebook")):
+        try:
+            info = path.lstat()
+        except OSError as err:
+            return f"{what} {path.name} cannot be read ({err.strerror or err})"
+        if stat.S_ISLNK(info.st_mode):
+            return (f"{what} {clean_text(path.name)} is a symbolic link, which is not graded "
+                    "(submit the notebook file itself)")
+        wanted = stat.S_ISREG if path is submission else stat.S_ISDIR
+        if not wanted(info.st_mode):
+            return f"{what} {clean_text(path.name)} is not a regular {'file' if path is submission else 'folder'}"
+    return ""
+
+
 def empty_questions(source: Path) -> tuple[QuestionResult, ...]:
     """Every graded test cell of ``source``, not run and worth 0: for unreadable submissions."""
     nb = nbformat.read(source, as_version=4)
@@ -131,17 +153,23 @@ def grade_job(job: Job, limits: Limits) -> SubmissionResult:
     from .engine.submission import grade_submission
 
     started = time.perf_counter()
-    if not job.submission.is_file():
+    refused = not_regular(job.submission) if os.path.lexists(job.submission) else ""
+    if not os.path.lexists(job.submission):
         result = ungraded(job, MISSING, _missing_reason(job))
+    elif refused:
+        result = ungraded(job, INVALID, refused)
     else:
         job.autograded_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with tempfile.TemporaryDirectory(prefix="backprop-grade-") as workdir:
+            workdir = tempfile.mkdtemp(prefix="backprop-grade-")
+            try:
                 result = grade_submission(
                     job.source, job.submission, student_id=job.student_id,
                     assignment=job.assignment, workdir=Path(workdir), seed=job.seed,
                     timeout=limits.timeout, memory_mb=limits.memory_mb, sandbox=limits.sandbox,
                     autograded_path=job.autograded_path)
+            finally:
+                remove_tree(workdir)   # any depth, any permissions the student left
         except Exception as err:  # a grader bug must not stop the batch
             detail = traceback.format_exception_only(type(err), err)[-1].strip()
             result = ungraded(job, ERROR, f"the grader failed: {detail}")
@@ -165,12 +193,13 @@ def plan(assignment: str, submissions_dir: Path, out_dir: Path,
     for student_id in students(submissions_dir, assignment):
         for source in sources:
             relative = Path(student_id) / assignment
+            shown = Path(clean_text(student_id)) / assignment
             jobs.append(Job(
-                student_id=student_id, assignment=assignment, source=source,
+                student_id=clean_text(student_id), assignment=assignment, source=source,
                 submission=submissions_dir / relative / source.name,
                 seed=seed_for(assignment, student_id),
-                autograded_path=out_dir / "autograded" / relative / source.name,
-                feedback_path=out_dir / "feedback" / relative / f"{source.stem}.html"))
+                autograded_path=out_dir / "autograded" / shown / source.name,
+                feedback_path=out_dir / "feedback" / shown / f"{source.stem}.html"))
     return jobs
 
 

@@ -19,9 +19,9 @@ import nbformat
 
 from .outdir import atomic_write_text
 from .release import protected_lines
+from .engine.source import strip_hidden
 from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
-_HIDDEN = re.compile(r"[ \t]*###\s*BEGIN HIDDEN TESTS.*?(###\s*END HIDDEN TESTS[^\n]*\n?|\Z)", re.S)
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded)\n"
 _MAX_OUTPUT_LINES = 40
 _MAX_OUTPUT_CHARS = 4000
@@ -41,7 +41,7 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;margin
 def strip_hidden_tests(source: str) -> str:
     """``source`` with every ``### BEGIN/END HIDDEN TESTS`` block replaced by a short note
     (an unterminated block is cut to the end of the cell)."""
-    return _HIDDEN.sub(HIDDEN_NOTE, source)
+    return strip_hidden(source, HIDDEN_NOTE, anywhere=True, cut_unterminated=True)
 
 
 def hidden_lines(source: Path | None) -> list[str]:
