@@ -190,13 +190,13 @@ def plan(assignment: str, submissions_dir: Path, out_dir: Path,
     """The jobs of one batch: every student times every notebook of the assignment."""
     sources = source_notebooks(assignment, source_dir)
     jobs = []
-    for student_id in students(submissions_dir, assignment):
+    for folder in students(submissions_dir, assignment):
+        student_id = clean_text(folder)        # a folder name need not be valid UTF-8
         for source in sources:
-            relative = Path(student_id) / assignment
-            shown = Path(clean_text(student_id)) / assignment
+            shown = Path(student_id) / assignment
             jobs.append(Job(
-                student_id=clean_text(student_id), assignment=assignment, source=source,
-                submission=submissions_dir / relative / source.name,
+                student_id=student_id, assignment=assignment, source=source,
+                submission=submissions_dir / folder / assignment / source.name,
                 seed=seed_for(assignment, student_id),
                 autograded_path=out_dir / "autograded" / shown / source.name,
                 feedback_path=out_dir / "feedback" / shown / f"{source.stem}.html"))
