@@ -280,6 +280,9 @@ def grade_assignments(
         resolve(limits.sandbox)
     except SandboxError as err:
         raise GradingError(str(err)) from None
+    for assignment in assignments:             # a bad batch is refused before OUT is touched
+        source_notebooks(assignment, source_dir)
+        students(submissions_dir, assignment)
     try:
         with locked(out_dir):
             return _grade_into(assignments, submissions_dir, out_dir, source_dir, workers, limits,
