@@ -153,8 +153,8 @@ def grade_job(job: Job, limits: Limits) -> SubmissionResult:
     from .engine.submission import grade_submission
 
     started = time.perf_counter()
-    refused = not_regular(job.submission) if os.path.lexists(job.submission) else ""
-    if not os.path.lexists(job.submission):
+    refused = not_regular(job.submission)       # the folders first: never list through a link
+    if refused.startswith("the notebook") and not os.path.lexists(job.submission):
         result = ungraded(job, MISSING, _missing_reason(job))
     elif refused:
         result = ungraded(job, INVALID, refused)
@@ -280,7 +280,7 @@ def grade_assignments(
         resolve(limits.sandbox)
     except SandboxError as err:
         raise GradingError(str(err)) from None
-    for assignment in assignments:      # a bad request is refused before OUT is touched
+    for assignment in assignments:             # a bad batch is refused before OUT is touched
         source_notebooks(assignment, source_dir)
         students(submissions_dir, assignment)
     try:
