@@ -15,12 +15,12 @@ from tests.autograder.test_release import HIDDEN_LINE, example_course
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
-    """Does --help name release, grade, check and demo?"""
+    """Does --help name release, grade, check, demo and lab?"""
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("release", "grade", "check", "demo"):
+    for command in ("release", "grade", "check", "demo", "lab"):
         assert command in out
 
 
