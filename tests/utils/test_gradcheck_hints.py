@@ -72,3 +72,54 @@ def test_bad_hints_are_refused(hints, error):
     f, x, right, _ = quadratic(np.random.default_rng(3))
     with pytest.raises(error, match="hints"):
         check_gradient(f, x, right, hints=hints)
+
+
+def test_factor_near_one_is_a_constant_factor():
+    """Is a gradient ×1.001 everywhere (batch-norm without ε) a 'scale' with the factor printed as
+    1.001, not 'wrong' with a chain-rule hint?"""
+    f, x, right, _ = quadratic(np.random.default_rng(4))
+    for factor in (1.001, 0.998):
+        result = check_gradient(f, x, factor * right, name="dx")
+        assert result.diagnosis == "scale", result.message
+        assert f"×{factor:g}" in result.message and "chain rule" not in result.message
+
+
+def test_odd_factor_is_a_decimal_not_a_fraction():
+    """Is a factor of 120/7 ≈ 17.14 printed as ×17.1, while ×2/3 and ×1/16 stay fractions?"""
+    f, x, right, _ = quadratic(np.random.default_rng(5))
+    odd = check_gradient(f, x, 120 / 7 * right).message
+    assert "×17.1 " in odd and "/7" not in odd
+    assert "×2/3 " in check_gradient(f, x, 2 / 3 * right).message
+    assert "×1/16 " in check_gradient(f, x, right / 16).message
+
+
+def test_one_number_is_not_a_scale():
+    """Is a wrong 0-d bias gradient 'wrong' (showing both values), not ×6 'divide by the batch size (6)'?"""
+    X = np.random.default_rng(6).standard_normal((6, 4))
+    f = lambda b: float(np.sum(np.tanh(X.sum(axis=1) + b)))  # noqa: E731
+    right = np.sum(1 - np.tanh(X.sum(axis=1) + 0.3) ** 2)
+    for wrong in (6 * right, right / 6, right + 1):
+        result = check_gradient(f, np.array(0.3), np.array(wrong), name="db")
+        assert result.diagnosis == "wrong", result.message
+        assert "batch" not in result.message and "×" not in result.message and "expected" in result.message
+    assert check_gradient(f, np.array(0.3), np.array(-right)).diagnosis == "sign"
+
+
+def test_wrong_rows_of_an_input_get_no_word_hint():
+    """Are half the rows of dX wrong named as rows without the repeated-word hint, which only fits a
+    lookup table (whose gradient has all-zero rows for words not in the batch)?"""
+    rng = np.random.default_rng(7)
+    X, W = rng.standard_normal((8, 4)), rng.standard_normal((4, 3))
+    f = lambda X: float(np.sum(np.tanh(X @ W)))  # noqa: E731
+    bad = (1 - np.tanh(X @ W) ** 2) @ W.T
+    bad[4:] = 0.5 * bad[4:]
+    result = check_gradient(f, X, bad, name="dX")
+    assert result.diagnosis == "partial" and "rows 4, 5, 6 and 7" in result.message, result.message
+    assert "word" not in result.message and "added up" not in result.message
+
+
+def test_generic_wrong_hint_names_no_layer():
+    """Does the generic 'wrong' message of xᵀAx avoid causes that need a ReLU or a softmax?"""
+    f, x, _, mistake = quadratic(np.random.default_rng(8))
+    message = check_gradient(f, x, mistake).message
+    assert "chain rule" in message and "ReLU" not in message and "softmax" not in message

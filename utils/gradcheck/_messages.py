@@ -10,20 +10,24 @@ MAX_LISTED = 6
 
 
 def factor(c: float) -> str:
-    """A scale factor as a student would write it: ``×2``, ``×1/64``, ``×2/3`` or ``×0.37``."""
+    """A scale factor as a student would write it: ``×2``, ``×1/64``, ``×2/3``, else a decimal
+    (``×0.37``, ``×17.1``, ``×1.001``): fractions only of small whole numbers (at most 16)."""
     size = abs(c)
     sign = "−" if c < 0 else ""
-    if size >= 1:
+    if size >= 1.5:
         whole = round(size)
         if abs(size - whole) <= 1e-3 * size:
             return f"×{sign}{whole}"
-    elif size > 0:
+    elif 0 < size <= 0.75:
         whole = round(1 / size)
-        if whole > 0 and abs(1 / size - whole) <= 1e-3 / size:
+        if abs(1 / size - whole) <= 1e-3 / size:
             return f"×{sign}1/{whole}"
     fraction = Fraction(size).limit_denominator(16)
-    if size > 0 and abs(float(fraction) - size) <= 1e-3 * size:
+    if 0 < size and fraction.numerator <= 16 and fraction.denominator > 1 \
+            and abs(float(fraction) - size) <= 1e-4 * size:
         return f"×{sign}{fraction.numerator}/{fraction.denominator}"
+    if abs(size - 1) < 0.01:
+        return f"×{c:.4g}"
     return f"×{c:.3g}"
 
 
@@ -51,7 +55,8 @@ def factor_hint(c: float, dims: set[int]) -> str:
             return (f" — did you average over the batch{known} when the loss is a sum, "
                     f"or divide by {whole} twice?")
         return " — a constant factor is wrong: check every scalar factor (averages, ½, learning rate)."
-    return " — a constant factor is slightly off: check every scalar factor."
+    return (" — a constant factor slightly off: check every scalar factor, and small constants "
+            "such as an ε or a momentum in the forward pass that the backward pass must follow too.")
 
 
 def index_text(index: tuple[int, ...]) -> str:
@@ -102,12 +107,21 @@ CAUSES = {
              "subtraction, and that a minus in the forward pass gives a minus in the backward pass."),
     "transposed": (" — a gradient has the layout of its parameter: check the order of the "
                    "factors of the matrix product and which of them is transposed."),
-    "wrong": (" Likely a step of the chain rule: a missing activation derivative (such as the "
-              "ReLU mask), a softmax gradient without the one-hot labels, one example where the "
-              "whole batch should be summed, or a wrong local derivative."),
+    "wrong": (" Likely a step of the chain rule: a local derivative that is missing or wrong, a "
+              "term that depends on x but was treated as a constant, or a sum over the wrong axis. "
+              "Check each step against a small example worked by hand."),
     "rows": (" — if several examples reach the same row (a word that occurs twice), their "
              "gradients must be added up, not overwritten (fancy-index assignment keeps only one)."),
+    "some rows": (" — look for what is different about these rows: a loop or a slice that skips "
+                  "some of them, or an index that is off by one?"),
 }
+
+
+def rows_cause(A: np.ndarray, rows: int) -> str:
+    """The likely cause of whole wrong rows: words that occur twice for a lookup table's gradient
+    (recognised by rows that are all zero: words not in the batch), else rows left out."""
+    table = A.reshape(rows, -1) if rows and A.size % rows == 0 else A.reshape(1, -1)
+    return CAUSES["rows"] if table.shape[0] > 1 and not np.all(table.any(axis=1)) else CAUSES["some rows"]
 
 PLAIN_CAUSES = {
     "sign": " — check the sign of each term (a subtraction the wrong way round?).",
