@@ -289,17 +289,25 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def score_text(r: SubmissionResult) -> str:
+    """``score/max``, and the points awaiting manual grading: ``3/5 (+2 pending)``."""
+    return f"{r.score:g}/{r.max_score:g}" + (f" (+{r.pending:g} pending)" if r.pending else "")
+
+
 def summary_table(results: list[SubmissionResult], seconds: float | None = None) -> str:
     """A plain-text table: one line per graded notebook, then counts by status."""
     header = ("student", "notebook", "score", "status", "reason")
-    rows = [(r.student_id, r.notebook, f"{r.score:g}/{r.max_score:g}", r.status, _cut(r.reason, 60))
-            for r in results]
+    rows = [(r.student_id, r.notebook, score_text(r), r.status, _cut(r.reason, 60)) for r in results]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
              for row in [header, tuple("-" * w for w in widths), *rows]]
     counts = {status: sum(r.status == status for r in results) for status in STATUSES}
     tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     total = f"{len(results)} notebook(s) graded"
+    pending = [r for r in results if r.pending]
+    if pending:
+        tally += (f"; {len(pending)} with written answers that need manual grading "
+                  f"({sum(r.pending for r in pending):g} points pending)")
     if seconds is not None:
         total += f" in {seconds:.1f} s"
     if results:

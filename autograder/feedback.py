@@ -6,7 +6,8 @@ correct one ..."), then the student's notebook with each test cell's *visible* c
 verdict. Hidden tests never appear: ``### BEGIN HIDDEN TESTS`` blocks are cut from test-cell
 sources, a test cell shows only its printed output (the judge keeps the visible part's prints
 only) and the verdict instead of its traceback, and as a last guard any line of a hidden-test
-block of the source notebook is redacted from the page.
+block of the source notebook is redacted from the page. A written answer shows as the student
+wrote it, marked as awaiting a TA's grade ("needs manual grading": its points are pending).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import nbformat
 
 from .release import protected_lines
-from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
+from .engine.results import (FAILED, GRADED_BY_HAND, NEEDS_MANUAL, NOT_RUN, PASSED, VOIDED,
+                             QuestionResult, SubmissionResult)
 
 _HIDDEN = re.compile(r"[ \t]*###\s*BEGIN HIDDEN TESTS.*?(###\s*END HIDDEN TESTS[^\n]*\n?|\Z)", re.S)
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded)\n"
@@ -31,9 +33,10 @@ body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;margin:.2rem 0}
 .cell{margin:1rem 0}.out{background:#fff;border-left:3px solid #ddd}
-.passed{color:#1a7f37}.failed,.voided{color:#cf222e}.notrun{color:#9a6700}
+.passed{color:#1a7f37}.failed,.voided{color:#cf222e}.notrun,.manual{color:#9a6700}
 .verdict{border:1px solid #ccc;border-radius:4px;padding:.4rem .6rem;margin:.2rem 0}
 .verdict.passed{background:#dafbe1}.verdict.failed,.verdict.voided{background:#ffebe9}.verdict.notrun{background:#fff8c5}
+.verdict.manual{background:#ddf4ff}
 """
 
 
@@ -54,11 +57,16 @@ def hidden_lines(source: Path | None) -> list[str]:
 
 
 def _css_class(status: str) -> str:
-    return {PASSED: "passed", FAILED: "failed", VOIDED: "voided", NOT_RUN: "notrun"}.get(status, "")
+    return {PASSED: "passed", FAILED: "failed", VOIDED: "voided", NOT_RUN: "notrun",
+            NEEDS_MANUAL: "manual", GRADED_BY_HAND: "passed"}.get(status, "")
+
+
+def _points(q: QuestionResult) -> str:
+    return f"pending / {q.max_points:g}" if q.status == NEEDS_MANUAL else f"{q.points:g} / {q.max_points:g}"
 
 
 def _verdict(q: QuestionResult) -> str:
-    text = f"{q.grade_id}: {q.status}, {q.points:g}/{q.max_points:g} point(s)"
+    text = f"{q.grade_id}: {q.status}, {_points(q).replace(' ', '')} point(s)"
     if q.message:
         text += f"\n{q.message}"
     return f'<pre class="verdict {_css_class(q.status)}">{html.escape(text)}</pre>'
@@ -109,7 +117,9 @@ def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> s
         meta = cell.metadata.get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
         source = str(cell.get("source", ""))
         if cell.get("cell_type") == "markdown":
-            parts.append(f'<div class="cell">{_markdown(source)}</div>')
+            grade_id = meta.get("grade_id", "")
+            verdict = _verdict(questions[grade_id]) if meta.get("grade") and grade_id in questions else ""
+            parts.append(f'<div class="cell">{_markdown(source)}{verdict}</div>')
         elif cell.get("cell_type") == "code":
             grade_id = meta.get("grade_id", "")
             if meta.get("grade") or grade_id in questions:
@@ -129,7 +139,7 @@ def render_feedback(result: SubmissionResult, nb: nbformat.NotebookNode | None =
     lines listed in ``hidden`` are redacted wherever they would appear."""
     title = f"{result.assignment} / {result.notebook}: feedback for {result.student_id}"
     rows = "".join(
-        f'<tr><td>{html.escape(q.grade_id)}</td><td>{q.points:g} / {q.max_points:g}</td>'
+        f'<tr><td>{html.escape(q.grade_id)}</td><td>{_points(q)}</td>'
         f'<td class="{_css_class(q.status)}">{html.escape(q.status)}</td>'
         f'<td>{html.escape(q.diagnosis)}</td><td><pre>{html.escape(q.message)}</pre></td></tr>'
         for q in result.questions)
@@ -139,6 +149,9 @@ def render_feedback(result: SubmissionResult, nb: nbformat.NotebookNode | None =
         f"<p><b>Score: {result.score:g} / {result.max_score:g}</b> &mdash; status: "
         f"<b>{html.escape(result.status)}</b></p>",
     ]
+    if result.pending:
+        parts.append(f"<p>{result.pending:g} point(s) of written answers need manual grading: a TA "
+                     "grades them, so your score can still rise by that much.</p>")
     if result.reason:
         parts.append(f"<p>{html.escape(result.reason)}</p>")
     parts.append("<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>result</th>"

@@ -2,7 +2,8 @@
 
 Each question of each submission gets one *outcome*: ``passed``, the checker's diagnosis of the
 failure (``transposed``, ``sign``, ...), ``not implemented`` (the stub still raises), ``error``
-(failed with no diagnosis), ``not run`` or ``voided``. ``OUT/report.html`` tabulates the counts
+(failed with no diagnosis), ``not run`` or ``voided``; a written answer is ``needs manual
+grading`` until a TA grades it in the gradebook (then ``graded by hand``), or ``blank``. ``OUT/report.html`` tabulates the counts
 and embeds ``OUT/report.png``, a stacked bar chart of the same counts.
 """
 
@@ -13,13 +14,14 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from .gradebook import load_results
-from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
+from .gradebook import load_results, manual_grades, with_manual_grades
+from .engine.results import (FAILED, GRADED_BY_HAND, NEEDS_MANUAL, NOT_RUN, PASSED, VOIDED,
+                             QuestionResult, SubmissionResult)
 
 NOT_IMPLEMENTED = "not implemented"
 NO_DIAGNOSIS = "error"
 _FIXED_FIRST = [PASSED]
-_FIXED_LAST = [NOT_IMPLEMENTED, NO_DIAGNOSIS, NOT_RUN, VOIDED]
+_FIXED_LAST = [NOT_IMPLEMENTED, NO_DIAGNOSIS, NOT_RUN, VOIDED, NEEDS_MANUAL, GRADED_BY_HAND]
 
 
 def outcome(q: QuestionResult) -> str:
@@ -60,7 +62,7 @@ def plot(counts: dict[tuple[str, str, str], Counter], path: Path) -> Path:
     keys = list(counts)
     names = categories(counts)
     palette = {PASSED: "#2da44e", NOT_IMPLEMENTED: "#c8c8c8", NO_DIAGNOSIS: "#555555",
-               NOT_RUN: "#d4a72c", VOIDED: "#000000"}
+               NOT_RUN: "#d4a72c", VOIDED: "#000000", NEEDS_MANUAL: "#54aeff", GRADED_BY_HAND: "#0969da"}
     tab10, tab20b = plt.get_cmap("tab10").colors, plt.get_cmap("tab20b").colors
     # diagnoses get colours unlike the fixed ones (no green, grey, brown or olive)
     others = iter([tab10[i] for i in (3, 0, 1, 4, 6, 9)] + list(tab20b))
@@ -114,6 +116,7 @@ def write_report(out_dir: Path) -> tuple[Path, Path | None]:
     """Write ``report.html`` (and ``report.png`` when there is anything to plot) for every
     results file in ``out_dir``."""
     results, _ = load_results(out_dir)
+    results = with_manual_grades(results, manual_grades(out_dir / "gradebook.db"))
     counts = outcome_counts(results)
     png_path = out_dir / "report.png"
     png_path.unlink(missing_ok=True)

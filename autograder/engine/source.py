@@ -5,6 +5,8 @@ what every nbgrader cell *is*: answer cells come from the student, every other g
 locked cell comes from the source, whatever the student did to it (nbgrader's
 OverwriteCells does the same). :func:`assemble` returns the notebook to run plus the
 findings (edited test, deleted answer, duplicated cell, edited metadata) as plain sentences.
+A written answer (a manually graded markdown cell) keeps the student's text, made safe to
+render (:mod:`autograder.engine.written`); it is never run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from pathlib import Path
 
 import nbformat
 
+from .written import sanitise
+
 ANSWER, TEST, SETUP, FREE, MARKDOWN = "answer", "test", "setup", "free", "markdown"
+WRITTEN = "written"            # a manually graded answer cell (markdown): text a TA grades
 _HIDDEN = re.compile(r"^[ \t]*###\s*BEGIN HIDDEN TESTS.*?^[ \t]*###\s*END HIDDEN TESTS[^\n]*$",
                      re.S | re.M)
 MAX_NOTEBOOK_BYTES = 64 * 2**20
@@ -33,7 +38,7 @@ class NotebookError(ValueError):
 class Cell:
     """One cell to run: ``kind`` says who owns it and how it is graded."""
 
-    kind: str                    # answer | test | setup | free | markdown
+    kind: str                    # answer | test | setup | free | markdown | written
     source: str
     grade_id: str = ""
     points: float = 0.0
@@ -53,6 +58,11 @@ class SourceNotebook:
     @property
     def tests(self) -> tuple[Cell, ...]:
         return tuple(c for c in self.cells if c.kind == TEST)
+
+    @property
+    def graded(self) -> tuple[Cell, ...]:
+        """Every cell worth points, in order: tests and written answers."""
+        return tuple(c for c in self.cells if c.kind in (TEST, WRITTEN))
 
     def by_id(self, grade_id: str) -> Cell | None:
         return next((c for c in self.cells if c.grade_id == grade_id), None)
@@ -112,7 +122,7 @@ def read_notebook(path: Path) -> dict:
 def _kind(cell: dict) -> str:
     meta = _nbgrader(cell)
     if cell.get("cell_type") != "code":
-        return MARKDOWN
+        return WRITTEN if meta.get("solution") and meta.get("grade") else MARKDOWN
     if meta.get("solution"):
         return ANSWER
     if meta.get("grade"):
@@ -142,7 +152,7 @@ def parse_source(path: Path) -> SourceNotebook:
             raise NotebookError(f"{Path(path).name}: grade_id {grade_id!r} appears twice in the source")
         seen.add(grade_id)
         kind = _kind(raw)
-        points = float(meta.get("points") or 0.0) if kind == TEST else 0.0
+        points = float(meta.get("points") or 0.0) if kind in (TEST, WRITTEN) else 0.0
         source = _text(raw.get("source"))
         cells.append(Cell(kind, source, grade_id, points, copy.deepcopy(raw.get("metadata", {}))))
         if kind == ANSWER:
@@ -223,6 +233,18 @@ def assemble(source: SourceNotebook, submission: dict) -> Assembled:
             else:
                 cells.append(Cell(ANSWER, _text(raw.get("source")), ref.grade_id, 0.0,
                                   copy.deepcopy(ref.metadata), True))
+        elif ref.kind == WRITTEN:
+            # the student's text, never the source's (which holds the model answer)
+            text = ""
+            if raw is None:
+                notes.append(f"the written answer cell '{ref.grade_id}' was deleted from the notebook")
+            else:
+                text = _text(raw.get("source"))
+                if raw.get("cell_type") != "markdown":
+                    notes.append(f"the written answer cell '{ref.grade_id}' was turned into a "
+                                 f"{raw.get('cell_type')} cell; its text was kept as the answer")
+            cells.append(Cell(WRITTEN, sanitise(text), ref.grade_id, ref.points,
+                              copy.deepcopy(ref.metadata), True))
         elif ref.grade_id:
             if raw is None and ref.kind in (TEST, SETUP):
                 label = "test" if ref.kind == TEST else "locked"
@@ -241,7 +263,7 @@ def to_notebook(cells: list[Cell], outputs: dict[int, list], counts: dict[int, i
 
     nb_cells = []
     for index, cell in enumerate(cells):
-        if cell.kind == MARKDOWN:
+        if cell.kind in (MARKDOWN, WRITTEN):
             new = new_markdown_cell(cell.source)
         else:
             new = new_code_cell(cell.source)

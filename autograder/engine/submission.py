@@ -26,8 +26,9 @@ from .plan import judge_cells, test_helpers
 from .process import Process, expect
 from .results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
                       VOIDED, QuestionResult, SubmissionResult)
-from .source import (ANSWER, MARKDOWN, TEST, Assembled, Cell, NotebookError, SourceNotebook,
-                     assemble, parse_source, read_notebook, to_notebook)
+from .source import (ANSWER, MARKDOWN, TEST, WRITTEN, Assembled, Cell, NotebookError,
+                     SourceNotebook, assemble, parse_source, read_notebook, to_notebook)
+from .written import written_question
 
 GRACE_SECONDS = 3.0          # after a cell's time is up, how long the soft interrupt may take
 OVERALL_FACTOR = 10          # the whole notebook may take this many per-cell timeouts
@@ -89,9 +90,9 @@ def _grade(source_path: Path, submission: Path, workdir: Path, seed: int, timeou
     if autograded_path is not None and Path(autograded_path).is_file():
         Path(autograded_path).unlink()         # a stale graded copy must never outlive a regrade
     source = parse_source(source_path)
-    max_score = float(sum(c.points for c in source.tests))
+    max_score = float(sum(c.points for c in source.graded))
     unrun = tuple(QuestionResult(c.grade_id, 0.0, c.points, NOT_RUN, message="no gradable submission")
-                  for c in source.tests)
+                  for c in source.graded)
     if not submission.exists():
         return SubmissionResult(**base, score=0.0, max_score=max_score, status=MISSING,
                                 reason=f"no submission: {submission.name} not found", questions=unrun)
@@ -107,7 +108,8 @@ def _grade(source_path: Path, submission: Path, workdir: Path, seed: int, timeou
     workdir.mkdir(parents=True, exist_ok=True)
     run = _Run(findings=list(assembled.findings), notes=list(assembled.notes))
     _execute(source, assembled, run, kind, workdir, seed, timeout, memory_mb, started)
-    questions = tuple(run.questions[i] for i, c in enumerate(assembled.cells) if c.kind == TEST)
+    questions = tuple(run.questions[i] if c.kind == TEST else written_question(c.grade_id, c.points, c.source)
+                      for i, c in enumerate(assembled.cells) if c.kind in (TEST, WRITTEN))
     questions = _explain(questions, source, assembled, run)
     score = float(sum(q.points for q in questions))
     if run.findings:
@@ -166,7 +168,7 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
         tests = [c.grade_id for c in assembled.cells if c.kind == TEST]
         feed.send_before(tests[0] if tests else "")
         for index, cell in enumerate(assembled.cells):
-            if cell.kind == MARKDOWN:
+            if cell.kind in (MARKDOWN, WRITTEN):
                 continue
             position = f"cell {index + 1}"
             if cell.kind == TEST:
