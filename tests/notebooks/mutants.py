@@ -17,7 +17,9 @@ swap          swap the two sizes of a shape tuple (n <-> m), ``.shape[0]`` <-> `
 accumulate    ``+=`` -> ``=``; ``np.add.at(A, i, v)`` -> ``A[i] = v``
 axis          ``axis=0`` <-> ``axis=1``; drop ``axis=`` or ``keepdims=``
 bounds        off by one: ``range(n)`` -> ``range(n - 1)``, a ``range`` that skips its first or
-              last iteration
+              last iteration, a slice one shorter at either end
+order         drop a ``reversed(...)`` or a ``[::-1]`` (the backward pass in forward order)
+statement     drop a statement that only calls (``order.append(node)``, ``visited.add(node)``)
 copy          drop a ``.copy()`` (the input is changed in place)
 ============  ===============================================================================
 
@@ -32,7 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-KINDS = ("transpose", "sign", "term", "factor", "mask", "swap", "accumulate", "axis", "bounds", "copy")
+KINDS = ("transpose", "sign", "term", "factor", "mask", "swap", "accumulate", "axis", "bounds", "order",
+         "statement", "copy")
 _SHAPE_CALLS = {"zeros", "ones", "empty", "full", "reshape", "normal", "uniform", "standard_normal"}
 _SWAPPABLE_CALLS = {"outer", "dot", "matmul"}
 _REDUCTIONS = {"sum", "mean", "max", "min", "argmax", "argmin", "prod", "std", "var"}
@@ -145,6 +148,14 @@ def _rewrites(node: ast.AST) -> Iterator[tuple[str, ast.AST | None]]:
         yield from _call_rewrites(node)
     elif isinstance(node, ast.Subscript):
         yield from _shape_index_rewrites(node)
+        if isinstance(node.slice, ast.Slice) and _is_reversal(node.slice):
+            yield "order", copy.deepcopy(node.value)
+    elif isinstance(node, ast.Slice) and not _is_reversal(node):
+        for bound, op in (("upper", ast.Sub), ("lower", ast.Add)):
+            if getattr(node, bound) is not None:
+                new = copy.deepcopy(node)
+                setattr(new, bound, ast.BinOp(left=getattr(new, bound), op=op(), right=ast.Constant(1)))
+                yield "bounds", new
     elif isinstance(node, ast.AugAssign):
         yield "accumulate", ast.Assign(targets=[copy.deepcopy(node.target)], value=copy.deepcopy(node.value))
         flipped = {ast.Add: ast.Sub, ast.Sub: ast.Add}.get(type(node.op))
@@ -152,13 +163,22 @@ def _rewrites(node: ast.AST) -> Iterator[tuple[str, ast.AST | None]]:
             yield "sign", ast.AugAssign(target=copy.deepcopy(node.target), op=flipped(), value=copy.deepcopy(node.value))
         if isinstance(node.target, ast.Subscript):
             yield "term", None
-    elif isinstance(node, ast.Expr) and _is_add_at(node.value):     # np.add.at(A, i, v) -> A[i] = v
-        array, index, values = (copy.deepcopy(arg) for arg in node.value.args)
-        yield "accumulate", ast.Assign(targets=[ast.Subscript(value=array, slice=index, ctx=ast.Store())],
-                                       value=values)
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        if _is_add_at(node.value):                                   # np.add.at(A, i, v) -> A[i] = v
+            array, index, values = (copy.deepcopy(arg) for arg in node.value.args)
+            yield "accumulate", ast.Assign(targets=[ast.Subscript(value=array, slice=index, ctx=ast.Store())],
+                                           value=values)
+        yield "statement", None                                      # order.append(node) forgotten
     elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
         if _has_compare(node.targets[0].slice):
             yield "mask", None
+
+
+def _is_reversal(node: ast.Slice) -> bool:
+    """Is the slice ``[::-1]``?"""
+    step = node.step
+    return (node.lower is None and node.upper is None and isinstance(step, ast.UnaryOp)
+            and isinstance(step.op, ast.USub) and isinstance(step.operand, ast.Constant) and step.operand.value == 1)
 
 
 def _is_add_at(node: ast.AST) -> bool:
@@ -196,6 +216,8 @@ def _call_rewrites(node: ast.Call) -> Iterator[tuple[str, ast.AST]]:
         new = copy.deepcopy(node)
         new.args.reverse()
         yield "transpose", new
+    if name == "reversed" and isinstance(node.func, ast.Name) and len(node.args) == 1:
+        yield "order", copy.deepcopy(node.args[0])
     if name == "range" and isinstance(node.func, ast.Name) and node.args:
         yield from _bounds(node)
     if name == "copy" and isinstance(node.func, ast.Attribute) and not node.args and not node.keywords:

@@ -111,17 +111,27 @@ def _code(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def _same(a: object, b: object) -> bool:
-    """Do two results agree (arrays to 1e-9 relative, containers entry by entry)?"""
+def _same(a: object, b: object, seen: set | None = None) -> bool:
+    """Do two results agree: arrays to 1e-9 relative, containers entry by entry, other objects
+    (a graph's nodes) attribute by attribute?"""
+    seen = set() if seen is None else seen
+    if (id(a), id(b)) in seen:
+        return True                                        # a cycle already being compared
+    seen.add((id(a), id(b)))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_same(a[k], b[k], seen) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
-    if isinstance(a, (np.ndarray, np.generic, float, int)) and isinstance(b, (np.ndarray, np.generic, float, int)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y, seen) for x, y in zip(a, b))
+    numeric = (np.ndarray, np.generic, float, int)
+    if isinstance(a, numeric) and isinstance(b, numeric):
         a, b = np.asarray(a), np.asarray(b)
-        if a.shape != b.shape or a.dtype.kind in "OUS" or b.dtype.kind in "OUS":
+        if a.shape != b.shape or a.dtype.kind in "OUSb" or b.dtype.kind in "OUSb":
             return a.shape == b.shape and bool(np.all(a == b))
         return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
+    if type(a) is type(b) and hasattr(a, "__dict__") and not callable(a):
+        return _same(vars(a), vars(b), seen)
+    if isinstance(a, (set, frozenset)) or type(a) is not type(b):
+        return a == b
     try:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - incomparable results count as different
@@ -174,7 +184,9 @@ class NotebookSession:
         with self._context():
             for cell in self.cells:
                 if cell.kind != "test":
-                    self._exec(cell.source, cell)
+                    error = self._try(cell, cell.source)
+                    if error:
+                        raise RuntimeError(f"{name}: cell {error} (does it need a name bound only in a test cell?)")
             self.snapshot = dict(self.ns)
             errors = [error for cell in self.tests(set()) for error in [self._try(cell, cell.source)] if error]
         if errors:

@@ -30,7 +30,11 @@ total = out.sum(axis=0)
 mask = x * (x > 0)
 for i in range(n):
     total += i
-return grad - mask, total.copy()
+order = []
+for i in reversed(ids):
+    order.append(i)
+last = rows[::-1][:m]
+return grad - mask, total.copy(), order, last
 """)
     + '    raise NotImplementedError("Exercise 0.1: toy")\n'
 )
@@ -56,6 +60,10 @@ def test_each_kind_of_typical_mistake_is_generated() -> None:
         ("axis", "out.sum(axis=0)", "out.sum(axis=1)"),
         ("axis", "out.sum(axis=0)", "out.sum()"),
         ("bounds", "range(n)", "range(n - 1)"),
+        ("bounds", ":m", ":m - 1"),
+        ("order", "reversed(ids)", "ids"),
+        ("order", "rows[::-1]", "rows"),
+        ("statement", "order.append(i)", "(statement removed)"),
         ("copy", "total.copy()", "total"),
     ]:
         assert expected in found, expected
@@ -171,3 +179,28 @@ def test_the_command_rejects_an_unknown_assignment(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["no_such_notebook"])
     assert "no such assignment: no_such_notebook" in capsys.readouterr().err
+
+
+class _Node:
+    def __init__(self, grad: float) -> None:
+        self.grad, self.children = grad, []
+
+
+def _graph(grad: float) -> _Node:
+    root, leaf = _Node(1.0), _Node(grad)
+    root.children.append(leaf)
+    leaf.children.append(root)                      # a cycle, as parents and children make
+    return root
+
+
+def test_results_are_compared_entry_by_entry() -> None:
+    """Are results equal when arrays agree to rounding and objects (cyclic graphs too) agree attribute
+    by attribute, and different when an entry, a shape or a node's gradient differs?"""
+    import numpy as np
+
+    same = mutation._same
+    assert same({"W": np.ones((2, 3)), "b": [1.0, 2]}, {"W": np.ones((2, 3)) + 1e-13, "b": [1.0, 2]})
+    assert not same(np.ones((2, 3)), np.ones((3, 2)))
+    assert not same((np.zeros(2), 1.0), (np.zeros(2), 1.5))
+    assert same(_graph(0.5), _graph(0.5))
+    assert not same(_graph(0.5), _graph(-0.5))
