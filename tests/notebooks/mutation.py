@@ -6,7 +6,7 @@ process (``exec``, no kernel): once set up, each mutant costs only its own tests
 - ``visible``: the visible part of a test cell fails (killed, as it should be);
 - ``hidden``: only the hidden tests fail, or the mutant crashes there: a SURVIVOR;
 - ``untested``: no test fails, yet the mutant's results differ from the solution's on the very
-  inputs the tests gave it (the tests look too little: listed, not a failure);
+  inputs the tests gave it, or no test calls it (the tests look too little: listed, not a failure);
 - ``equivalent``: no test fails and every result equals the solution's (listed, not a failure).
 
 The score of a notebook is visible / (visible + hidden + untested): of the mutants that change
@@ -44,6 +44,7 @@ from autograder import SOLUTIONS_DIR  # noqa: E402
 from autograder.engine.source import strip_hidden  # noqa: E402
 from tests.notebooks.cellnames import bound_names, free_names  # noqa: E402
 from tests.notebooks.mutants import Mutant, mutants  # noqa: E402
+from tests.notebooks.recorder import Recorder  # noqa: E402
 from utils.testing import DEFAULT_SEED, SEED_VARIABLE  # noqa: E402
 
 VERDICTS = ("visible", "hidden", "untested", "equivalent")
@@ -111,60 +112,6 @@ def _code(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def _same(a: object, b: object, seen: set | None = None) -> bool:
-    """Do two results agree: arrays to 1e-9 relative, containers entry by entry, other objects
-    (a graph's nodes) attribute by attribute?"""
-    seen = set() if seen is None else seen
-    if (id(a), id(b)) in seen:
-        return True                                        # a cycle already being compared
-    seen.add((id(a), id(b)))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k], seen) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y, seen) for x, y in zip(a, b))
-    numeric = (np.ndarray, np.generic, float, int)
-    if isinstance(a, numeric) and isinstance(b, numeric):
-        a, b = np.asarray(a), np.asarray(b)
-        if a.shape != b.shape or a.dtype.kind in "OUSb" or b.dtype.kind in "OUSb":
-            return a.shape == b.shape and bool(np.all(a == b))
-        return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
-    if type(a) is type(b) and hasattr(a, "__dict__") and not callable(a):
-        return _same(vars(a), vars(b), seen)
-    if isinstance(a, (set, frozenset)) or type(a) is not type(b):
-        return a == b
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 - incomparable results count as different
-        return False
-
-
-class _Recorder:
-    """Stands in for the mutated function; once ``comparing``, it also runs the solution on a copy
-    of every input and notes whether any result (return value or an input changed in place) differs."""
-
-    def __init__(self, mutated, original) -> None:
-        self.mutated, self.original, self.comparing, self.differs = mutated, original, False, False
-        self.__name__ = getattr(mutated, "__name__", "mutant")
-        self.__doc__ = getattr(mutated, "__doc__", None)
-
-    def __call__(self, *args, **kwargs):
-        if not self.comparing:
-            return self.mutated(*args, **kwargs)
-        try:
-            saved = copy.deepcopy((args, kwargs))
-        except Exception:  # noqa: BLE001 - an input that cannot be copied: assume the answer changed
-            self.differs = True
-            return self.mutated(*args, **kwargs)
-        result = self.mutated(*args, **kwargs)
-        try:
-            expected = self.original(*saved[0], **saved[1])
-        except Exception:  # noqa: BLE001 - the solution itself refuses this input
-            return result
-        if not _same((result, args, kwargs), (expected, *saved)):
-            self.differs = True
-        return result
-
-
 def _alarm(_signum, _frame):
     raise _Timeout(f"ran past {TIMEOUT_S:.0f} s")
 
@@ -214,8 +161,8 @@ class NotebookSession:
         while changed:
             changed = False
             for cell in cells:
-                if cell.index not in needed and any(
-                        cell.binds & other.uses for other in cells if other.index in needed and other.index > cell.index):
+                users = [other for other in cells if other.index in needed and other.index > cell.index]
+                if cell.index not in needed and any(cell.binds & other.uses for other in users):
                     needed.add(cell.index)
                     changed = True
         return [c for c in cells if c.index in needed]
@@ -289,7 +236,7 @@ class NotebookSession:
         self._restore()
         with self._context():
             self._exec(mutant.source, cell)
-            recorder = _Recorder(self.ns[mutant.function], self.snapshot[mutant.function])
+            recorder = Recorder(self.ns[mutant.function], self.snapshot[mutant.function])
             self.ns[mutant.function] = recorder
             tainted = self._tainted(cell)
             for other in self.cells:        # rebind what captured the solution: rules = {"add": add_backward}
@@ -307,7 +254,19 @@ class NotebookSession:
                 error = self._try(test, test.source)
                 if error:
                     return Outcome(mutant, "hidden", error)
+        if not recorder.calls:
+            return Outcome(mutant, "untested", "no test calls it")
         return Outcome(mutant, "untested" if recorder.differs else "equivalent")
+
+    def _control(self, cell: _Cell, function: str) -> None:
+        """Run the unmutated solution the way the mutants ran: it must pass every test with the same
+        results, else a mutant left something behind or the function is not deterministic, and the
+        verdicts cannot be trusted."""
+        outcome = self.run(Mutant(function, "control", 0, "", "", ast.unparse(ast.parse(cell.source))),
+                           cell.grade_id)
+        if outcome.verdict != "equivalent" and outcome.detail != "no test calls it":
+            raise RuntimeError(f"{self.name}: the unmutated {function} is judged {outcome.verdict!r} "
+                               f"after its mutants ran ({outcome.detail or 'results differ'})")
 
     def report(self, answer: str | None = None) -> Report:
         """Every mutant of one answer cell (all of them when ``answer`` is None), judged."""
@@ -315,7 +274,10 @@ class NotebookSession:
         report = Report(self.name if answer is None else f"{self.name}/{answer}")
         for cell in self.cells:
             if cell.kind == "answer" and answer in (None, cell.grade_id):
-                report.outcomes += [self.run(m, cell.grade_id) for m in mutants(cell.source)]
+                found = mutants(cell.source)
+                report.outcomes += [self.run(m, cell.grade_id) for m in found]
+                if found:
+                    self._control(cell, found[0].function)
         report.seconds = time.perf_counter() - start
         return report
 

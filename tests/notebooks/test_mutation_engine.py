@@ -116,6 +116,7 @@ def test_a_mistake_only_the_hidden_test_catches_is_a_survivor(tmp_path: Path) ->
                    "assert np.allclose(double(np.ones((2, 3))), 2 * np.ones((2, 3)))"),
         _answer_cell("halve", "return x / 2"),
         _test_cell("test_halve", "assert halve(np.ones(3)).shape == (3,)"),
+        _answer_cell("ignored", "return x + 1"),
     )
     session = NotebookSession(nb, tmp_path, "toy")
     verdicts = _verdicts(session)
@@ -124,8 +125,10 @@ def test_a_mistake_only_the_hidden_test_catches_is_a_survivor(tmp_path: Path) ->
     assert verdicts[("return 2 * x", "return -(2 * x)")] == "visible"
     assert verdicts[("x / 2", "x")] == "untested"
     assert verdicts[("return x / 2", "return (x / 2).T")] == "equivalent"
+    assert verdicts[("x + 1", "x - 1")] == "untested"              # no test calls ignored()
     report = session.report("double")
-    assert [str(o.mutant) for o in report.survivors] == ["double, line 3, transpose: return 2 * x  ->  return (2 * x).T"]
+    assert [str(o.mutant) for o in report.survivors] == [
+        "double, line 3, transpose: return 2 * x  ->  return (2 * x).T"]
     assert "1 survive to the hidden tests" in report.summary()
 
 
@@ -198,9 +201,22 @@ def test_results_are_compared_entry_by_entry() -> None:
     by attribute, and different when an entry, a shape or a node's gradient differs?"""
     import numpy as np
 
-    same = mutation._same
+    from tests.notebooks.recorder import same
+
     assert same({"W": np.ones((2, 3)), "b": [1.0, 2]}, {"W": np.ones((2, 3)) + 1e-13, "b": [1.0, 2]})
     assert not same(np.ones((2, 3)), np.ones((3, 2)))
     assert not same((np.zeros(2), 1.0), (np.zeros(2), 1.5))
     assert same(_graph(0.5), _graph(0.5))
     assert not same(_graph(0.5), _graph(-0.5))
+
+
+def test_a_leak_between_mutants_is_refused(tmp_path: Path) -> None:
+    """Is a function whose results change from run to run (as state left behind by a mutant would
+    make them) refused rather than judged?"""
+    nb = _notebook(
+        _cell("calls = []"),
+        _answer_cell("noisy", "calls.append(1)\nreturn x * len(calls)"),
+        _test_cell("test_noisy", "assert noisy(1.0) > 0"),
+    )
+    with pytest.raises(RuntimeError, match="the unmutated noisy is judged 'untested'"):
+        NotebookSession(nb, tmp_path, "toy").report()
