@@ -10,10 +10,13 @@ transpose     drop a ``.T``; add ``.T`` to an operand of ``@`` or to a returned 
               operands of ``@`` or of ``np.outer``/``np.dot``/``np.matmul``
 sign          negate a returned value; ``+`` <-> ``-``; drop a unary minus; ``+=`` <-> ``-=``
 term          drop one term of ``+``/``-``; drop an in-place update statement (``g[y] -= 1``)
-factor        drop one operand of ``*`` or ``/``, or a power (``x ** 2`` -> ``x``)
-mask          drop a comparison factor (``dout * (z > 0)``), a branch of ``np.where``, or a
-              masked assignment (``dx[z < 0] = 0``); reverse or loosen a comparison
-swap          swap the two sizes of a shape tuple (n <-> m), ``.shape[0]`` <-> ``.shape[1]``
+factor        drop one operand of ``*`` or ``/``, or a power (``x ** 2`` -> ``x``); ``.mean()`` <->
+              ``.sum()``
+mask          drop a comparison factor (``dout * (z > 0)``), a branch of ``np.where``, a clamp
+              (``np.maximum(z, 0)`` -> ``z``) or a masked assignment (``dx[z < 0] = 0``); reverse
+              or loosen a comparison
+swap          swap the two sizes of a shape tuple (n <-> m), ``.shape[0]`` <-> ``.shape[1]``,
+              ``A[i, j]`` -> ``A[j, i]``
 accumulate    ``+=`` -> ``=``; ``np.add.at(A, i, v)`` -> ``A[i] = v``
 axis          ``axis=0`` <-> ``axis=1``; drop ``axis=`` or ``keepdims=``
 bounds        off by one: ``range(n)`` -> ``range(n - 1)``, a ``range`` that skips its first or

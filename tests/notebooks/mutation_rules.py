@@ -148,6 +148,12 @@ def _call_rewrites(node: ast.Call) -> Iterator[tuple[str, ast.AST]]:
         yield from _bounds(node)
     if name == "copy" and isinstance(node.func, ast.Attribute) and not node.args and not node.keywords:
         yield "copy", copy.deepcopy(node.func.value)
+    if name in ("maximum", "minimum", "clip") and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+        yield "mask", copy.deepcopy(node.args[0])                    # np.maximum(z, 0) -> z: no ReLU
+    if name in ("mean", "sum") and isinstance(node.func, ast.Attribute):
+        new = copy.deepcopy(node)
+        new.func.attr = "sum" if name == "mean" else "mean"          # the average forgotten, or added
+        yield "factor", new
     if name in _SHAPE_CALLS:
         yield from _shape_swaps(node)
     if name in _REDUCTIONS or any(k.arg in ("axis", "keepdims") for k in node.keywords):
@@ -187,7 +193,7 @@ def _shape_swaps(node: ast.Call) -> Iterator[tuple[str, ast.AST]]:
 
 
 def _shape_index_rewrites(node: ast.Subscript) -> Iterator[tuple[str, ast.AST]]:
-    """``x.shape[0]`` <-> ``x.shape[1]`` (and ``[-1]`` -> ``[0]``)."""
+    """``x.shape[0]`` <-> ``x.shape[1]`` (and ``[-1]`` -> ``[0]``); ``A[i, j]`` -> ``A[j, i]``."""
     if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
         index = node.slice
         value = index.value if isinstance(index, ast.Constant) else None
@@ -198,6 +204,11 @@ def _shape_index_rewrites(node: ast.Subscript) -> Iterator[tuple[str, ast.AST]]:
             new = copy.deepcopy(node)
             new.slice = ast.Constant(other)
             yield "swap", new
+    elif isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2 \
+            and not any(isinstance(e, ast.Slice) for e in node.slice.elts):
+        new = copy.deepcopy(node)                                    # A[i, j] -> A[j, i]
+        new.slice.elts.reverse()
+        yield "swap", new
 
 
 def _axis_rewrites(node: ast.Call) -> Iterator[tuple[str, ast.AST]]:

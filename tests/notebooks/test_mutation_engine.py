@@ -34,7 +34,8 @@ order = []
 for i in reversed(ids):
     order.append(i)
 last = rows[::-1][:m]
-return grad - mask, total.copy(), order, last
+h = np.maximum(x, 0.0)
+return grad - mask, total.copy(), order, last, h * out.mean(), out[n, m]
 """)
     + '    raise NotImplementedError("Exercise 0.1: toy")\n'
 )
@@ -65,6 +66,9 @@ def test_each_kind_of_typical_mistake_is_generated() -> None:
         ("order", "rows[::-1]", "rows"),
         ("statement", "order.append(i)", "(statement removed)"),
         ("copy", "total.copy()", "total"),
+        ("mask", "np.maximum(x, 0.0)", "x"),
+        ("factor", "out.mean()", "out.sum()"),
+        ("swap", "out[n, m]", "out[m, n]"),
     ]:
         assert expected in found, expected
     assert {kind for kind, _, _ in found} == set(KINDS)
