@@ -209,6 +209,7 @@ def test_release_errors_only_at_stubs(executed_release: nbformat.NotebookNode) -
     """Does the released notebook fail only with the stubs' NotImplementedError, every test included?"""
     failed_ids = assert_release_fails_only_at_stubs(executed_release, {n for n, _, _ in EXERCISES.values()})
     assert set(TESTS) <= failed_ids
+    assert not cell_figures(executed_release, "tangent_plot"), "no half-drawn figure under an unfinished exercise"
 
 
 @pytest.mark.slow

@@ -115,7 +115,6 @@ def test_visible_tests_use_non_square_shapes(source: nbformat.NotebookNode) -> N
         assert shape[0] != shape[1], test_id
 
 
-@pytest.mark.slow
 def test_no_figure_is_shown_twice(source: nbformat.NotebookNode) -> None:
     """Does each cell call plt.show() at most once?"""
     assert all(c.source.count("plt.show()") <= 1 for c in source.cells if c.cell_type == "code")

@@ -33,7 +33,7 @@ WRITTEN = {"written_delta_reuse": 2, "written_dead_relu": 2}
 source = source_fixture(ASSIGNMENT)
 executed_solution = executed_solution_fixture(ASSIGNMENT)
 executed_release = executed_release_fixture(ASSIGNMENT)
-planted_runs = planted_tests_fixture(ASSIGNMENT, MISTAKES, keep=("setup", "seed", "report_helper"))
+planted_runs = planted_tests_fixture(ASSIGNMENT, MISTAKES, keep=("setup", "seed", "checker_imports"))
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +122,18 @@ def test_derivations_follow_their_tests(source: nbformat.NotebookNode) -> None:
         for formula in (r"\delta^T x^T", "2h^Ty", r"1[z > 0])", r"(1 - \sigma(x))\,\sigma(x)",
                         r"\mathrm{diag}(f'(z))\,W", "diag(f'(z)) @ W", "u o f'(z)"):
             assert formula not in text, (answer, formula)
+
+
+def test_notes_motivation_and_layer_count_are_taught(source: nbformat.NotebookNode) -> None:
+    """Does the notebook say why to learn backprop (a leaky abstraction), count the layers of a
+    '2-layer net' by its weight matrices, and fix the notes' 'exactly 0.39' to 'more precisely'?"""
+    intro = cell_by_grade_id(source, "intro").source
+    assert "leaky abstraction" in intro and "training goes wrong" in intro
+    layers = cell_by_grade_id(source, "two_layer_md").source
+    assert "**2-layer net**" in layers and "count the layers that have weights" in layers
+    assert "draw_layered_network([3, 4, 2]" in cell_by_grade_id(source, "two_layer_figure").source
+    text = "\n".join(c.source for c in source.cells)
+    assert "exactly $0.39$" not in text and "more precisely $0.39$" in text
 
 
 def test_utils_graph_holds_no_gate_gradient(source: nbformat.NotebookNode) -> None:
@@ -285,7 +297,7 @@ def test_tests_pass_on_the_solution_for_any_grading_seed(source, seed, monkeypat
     monkeypatch.setenv("BACKPROP_LAB_SEED", seed)
     namespace: dict = {}
     for cell in source.cells:
-        if cell.cell_type == "code" and (meta(cell).get("grade_id") in ("setup", "seed", "report_helper")
+        if cell.cell_type == "code" and (meta(cell).get("grade_id") in ("setup", "seed", "checker_imports")
                                          or meta(cell).get("solution")):
             exec(compile(cell.source, "setup", "exec"), namespace)  # noqa: S102
     for cell in code_cells_with(source, "grade"):
