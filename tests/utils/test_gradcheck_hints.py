@@ -94,15 +94,19 @@ def test_odd_factor_is_a_decimal_not_a_fraction():
 
 
 def test_one_number_is_not_a_scale():
-    """Is a wrong 0-d bias gradient 'wrong' (showing both values), not ×6 'divide by the batch size (6)'?"""
+    """Is a wrong 0-d bias gradient 'wrong' (showing both values), not '×5.83 … divide by the batch
+    size (6)?', unless it is a whole factor of the right one (a sum instead of a mean)?"""
     X = np.random.default_rng(6).standard_normal((6, 4))
     f = lambda b: float(np.sum(np.tanh(X.sum(axis=1) + b)))  # noqa: E731
     right = np.sum(1 - np.tanh(X.sum(axis=1) + 0.3) ** 2)
-    for wrong in (6 * right, right / 6, right + 1):
+    for wrong in (5.83 * right, right / 5.83, right + 1):
         result = check_gradient(f, np.array(0.3), np.array(wrong), name="db")
         assert result.diagnosis == "wrong", result.message
-        assert "batch" not in result.message and "×" not in result.message and "expected" in result.message
+        assert "batch" not in result.message and "×" not in result.message
+        assert f"yours {wrong:.6g}, expected" in result.message
     assert check_gradient(f, np.array(0.3), np.array(-right)).diagnosis == "sign"
+    summed = check_gradient(f, np.array(0.3), np.array(6 * right))
+    assert summed.diagnosis == "scale" and "×6 " in summed.message
 
 
 def test_wrong_rows_of_an_input_get_no_word_hint():

@@ -64,8 +64,8 @@ def global_hypotheses(evidence: Evidence, A: np.ndarray, *, name: str, target: t
             return Finding("transposed", f"your {name} is the transpose of {what}",
                            cause=words.cause("transposed", what))
     c = fit_scale(evidence, A)
-    if A.size == 1 and abs(c + 1) > 1e-2:
-        return None  # one number is always some multiple of another: no evidence of a factor
+    if A.size == 1 and not words.whole(c):
+        return None  # one number is always some multiple of another: only a whole factor tells
     # a factor near 1 is told apart from an error in a few entries by agreeing everywhere
     near_one = abs(c - 1) <= 1e-2 and not evidence.matches(A / c, SLACK)
     if np.isfinite(c) and c != 0 and not near_one and evidence.explains(A / c, SLACK):
@@ -161,7 +161,7 @@ def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple
         if reference is not None and not hidden:
             flat = int(np.ravel_multi_index(worst_index, target))
             yours, ref = float(A.reshape(-1)[flat]), float(reference.reshape(-1)[flat])
-            text += f"{':' if worst_index else ''} yours {yours:.6g}, expected {ref:.6g}"
+            text += f"{':' if worst_index else ','} yours {yours:.6g}, expected {ref:.6g}"
     text += ")."
     if reference_is_zero(evidence) and not hidden:
         return Finding("wrong", text + f" {what[0].upper() + what[1:]} is zero here, yours is not.", worst_index)

@@ -31,6 +31,16 @@ def factor(c: float) -> str:
     return f"×{c:.3g}"
 
 
+def whole(c: float, rtol: float = 1e-4) -> bool:
+    """Whether ``c`` is ±N or ±1/N for a whole number N (to ``rtol``): from a single number, the
+    only factors worth naming (any other is how any two numbers relate)."""
+    size = abs(c)
+    if not np.isfinite(size) or size == 0:
+        return False
+    size = size if size >= 1 else 1 / size
+    return abs(size - round(size)) <= rtol * size
+
+
 def factor_hint(c: float, dims: set[int]) -> str:
     """The likely cause of a gradient that is ``c`` times the right one."""
     size = abs(c)

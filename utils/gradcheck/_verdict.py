@@ -95,26 +95,27 @@ def gather(evaluate: Evaluator, x: np.ndarray, A: np.ndarray, student_dtype: np.
            rng: np.random.Generator, hidden: bool, rtol: float | None, atol: float | None, h: float | None,
            mode: str, directions: int, entries: int, full_limit: int,
            hints: Mapping[str, str] | None = None) -> Gathered:
-    """Measure the reference around ``x`` and judge ``A`` (shape ``(m, n)``) against it."""
-    precision, f0, _ = detect(evaluate, x, student_dtype, h=h, rtol=rtol, rng=rng)
+    """Measure the reference around ``x`` and judge ``A`` (shape ``(m, n)``) against it, by the
+    five rules of the module docstring."""
+    precision, f0, _ = detect(evaluate, x, student_dtype, h=h, rtol=rtol, rng=rng)  # 1. arithmetic
     if not np.all(np.isfinite(f0)):
         return Gathered(early=_nonfinite_reference(name, hidden, evaluate.count, hints))
     if precision.again is not None:
         return Gathered(early=_nondeterministic(name, hidden, evaluate.count, hints, f0, precision.again))
-    full = mode == "full" or (mode == "auto" and x.size <= full_limit)
+    full = mode == "full" or (mode == "auto" and x.size <= full_limit)  # 2. the probes
     line = Line(evaluate, x.astype(precision.dtype), f0, A, precision.dtype)
     options = dict(rng=rng, directions=directions, entries=entries, atol=0.0 if atol is None else float(atol))
     evidence = collect(line, x.shape, A, f0, precision, full=full, **options)
     if not evidence.passed and line.flat and precision.noise is None:
-        # f stood still where it should have moved: it rounds far above |f|; measure and adapt
+        # 3. f stood still where it should have moved: it rounds far above |f|; measure and adapt
         noisy = coarse(evaluate, x, f0, precision, rng, fixed_h=h is not None)
         if noisy is not None:
             precision, line = noisy, Line(evaluate, x.astype(noisy.dtype), f0, A, noisy.dtype)
             evidence = collect(line, x.shape, A, f0, precision, full=full, **options)
     if evidence.weakened and mode == "auto" and x.size <= WEAK_FULL * full_limit:
-        # kinks at x set the random directions aside: sweep every entry after all, when affordable
+        # 4. kinks at x blurred the random directions: sweep every entry after all, when affordable
         evidence = collect(line, x.shape, A, f0, precision, full=True, **options)
-    if not evidence.passed and precision.again is None:  # before blaming the gradient: is f repeatable?
+    if not evidence.passed:  # 5. before blaming the gradient: is f repeatable?
         again = once_more(evaluate, x.astype(precision.dtype), f0, precision.eps)
         if again is not None:
             return Gathered(early=_nondeterministic(name, hidden, evaluate.count, hints, f0, again))
