@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 
+from .outdir import atomic_path, atomic_write_text
 from .engine.results import GRADED_BY_HAND, NEEDS_MANUAL, OK, QuestionResult, SubmissionResult
 
 CSV_FIELDS = ("student_id", "assignment", "notebook", "score", "max_score", "pending", "status",
@@ -52,8 +53,7 @@ def save_results(out_dir: Path, assignment: str, results: list[SubmissionResult]
         "sources": {source.stem: str(source) for source in sources},
         "results": [asdict(result) for result in results],
     }
-    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
 def result_from_dict(data: dict) -> SubmissionResult:
@@ -93,7 +93,7 @@ def write_csv(results: list[SubmissionResult], path: Path) -> Path:
     ``pending`` the points of written answers a TA has not graded yet (their question columns
     read ``needs manual grading``)."""
     columns = question_columns(results)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*CSV_FIELDS, *columns])
         for r in results:
@@ -279,11 +279,12 @@ def write_gradebook(results: list[SubmissionResult], sources: dict[tuple[str, st
     return path
 
 
-def write_grade_files(out_dir: Path) -> tuple[Path, Path]:
+def write_grade_files(out_dir: Path, manual_from: Path | None = None) -> tuple[Path, Path]:
     """Rebuild ``grades.csv`` and ``gradebook.db`` from every results file in ``out_dir``,
-    keeping the grades a TA gave written answers in the gradebook (see :func:`manual_grades`)."""
+    keeping the grades a TA gave written answers in the gradebook ``manual_from`` (default:
+    ``out_dir``'s own; a batch staged aside names the one in place; see :func:`manual_grades`)."""
     results, sources = load_results(out_dir)
-    results = with_manual_grades(results, manual_grades(out_dir / "gradebook.db"))
+    results = with_manual_grades(results, manual_grades(manual_from or out_dir / "gradebook.db"))
     csv_path = write_csv(results, out_dir / "grades.csv")
     db_path = write_gradebook(results, sources, out_dir / "gradebook.db")
     return csv_path, db_path

@@ -97,6 +97,7 @@ def run_lab(grades: Path | None, port: int, allow_root: bool = False) -> int:
     """Run JupyterLab for ``grades`` (default: the last output) until it stops; then rebuild
     ``grades.csv`` and the report with the TA's grades. Returns JupyterLab's exit code."""
     from .gradebook import write_grade_files
+    from .outdir import OutBusy, locked
     from .report import write_report
 
     out_dir = find_output(grades)
@@ -112,7 +113,13 @@ def run_lab(grades: Path | None, port: int, allow_root: bool = False) -> int:
             break
         except KeyboardInterrupt:   # JupyterLab got it too: it asks, or stops on the second
             continue
-    write_grade_files(out_dir)
-    write_report(out_dir)
+    try:
+        with locked(out_dir):
+            write_grade_files(out_dir)
+            write_report(out_dir)
+    except OutBusy as err:
+        print(f"grades.csv not rebuilt: {err}; the grades given are in {out_dir / 'gradebook.db'} "
+              "and the next `grade` into it keeps them", file=sys.stderr)
+        return code or 1
     print(f"grades: {out_dir / 'grades.csv'} (with the grades given in formgrader)")
     return code

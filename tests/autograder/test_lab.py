@@ -63,3 +63,32 @@ def test_lab_points_nbgrader_at_the_grades(tmp_path: Path) -> None:
     o = out.resolve()
     assert seen == [str(course.resolve()), f"sqlite:///{o}/gradebook.db", f"{o}/autograded",
                     str((tmp_path / "subs").resolve()), f"{o}/exchange", "?*"]
+
+
+def test_grades_csv_is_rebuilt_with_the_tas_grades_when_the_lab_stops(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """When JupyterLab exits, does `lab` rebuild grades.csv so that a written answer graded in
+    formgrader shows its score instead of 'needs manual grading'?"""
+    import sys
+
+    from nbgrader.api import Gradebook
+
+    import autograder.lab
+    from autograder.engine.results import NEEDS_MANUAL, OK, PASSED, QuestionResult, SubmissionResult
+    from autograder.gradebook import COURSE_ID, read_csv, save_results, write_grade_files
+
+    out = tmp_path / "out"
+    result = SubmissionResult("ann", "00_written", "written", 2, 5, OK, "", (
+        QuestionResult("test_double", 2, 2, PASSED),
+        QuestionResult("written_delta", 0, 3, NEEDS_MANUAL, answer_sha256="cd" * 32)))
+    save_results(out, "00_written", [result], [])
+    write_grade_files(out)
+    assert read_csv(out / "grades.csv")[0]["written:written_delta"] == "needs manual grading"
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course_id=COURSE_ID) as gb:
+        gb.find_grade("written_delta", "written", "00_written", "ann").manual_score = 3
+        gb.db.commit()
+    fake = ([sys.executable, "-c", "pass"], dict(os.environ), tmp_path)   # a server that stops at once
+    monkeypatch.setattr(autograder.lab, "lab_command", lambda *args: fake)
+    assert main(["lab", "--grades", str(out)]) == 0
+    row = read_csv(out / "grades.csv")[0]
+    assert (row["score"], row["pending"], row["written:written_delta"]) == ("5", "0", "3")

@@ -21,7 +21,7 @@ import pytest
 from autograder import NOTEBOOKS_DIR, SOLUTIONS_DIR
 from autograder.__main__ import main
 from autograder.gradebook import COURSE_ID, read_csv, write_grade_files
-from autograder.lab import LAST_OUTPUT_ENV, lab_command
+from autograder.lab import LAST_OUTPUT_ENV, find_output, lab_command
 from autograder.release import assignments
 from tests.autograder.test_written import ANN, _submission, written_course
 
@@ -58,6 +58,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         patch.setenv(LAST_OUTPUT_ENV, str(work / "last-output"))
         assert main(["grade", "00_written", "--submissions", str(subs), "--out", str(out),
                      "--source", str(course / "solutions"), "--quiet"]) == 0
+        assert find_output(None) == out.resolve()        # `lab` opens the last grades by default
     port = _free_port()
     argv, env, root = lab_command(out, port, allow_root=hasattr(os, "geteuid") and os.geteuid() == 0)
     log = (work / "server.log").open("w")
@@ -179,6 +180,8 @@ def test_a_score_given_in_formgrader_reaches_the_gradebook(lab, page, tmp_path: 
     page.click("a.name-shown:text-is('ann')")
     box = page.locator("input.score#written_delta")
     box.wait_for()
+    # formgrader binds its score boxes once it has loaded the grades
+    page.wait_for_function("() => window.formgrader && formgrader.grades && formgrader.grades.loaded")
     text = page.inner_text("body")
     assert "Reuse it:" in text and "<script>alert('x')</script>" in text     # shown, not run
     with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT") as put:
@@ -208,3 +211,31 @@ def test_generate_keeps_other_files_of_the_release(lab, page, tmp_path: Path) ->
     assert page.locator("#success-modal").count() == 1, page.inner_text("#error-modal")
     assert (course / "notebooks" / "00_written" / "data.txt").read_text() == "a file the instructor added\n"
     assert "YOUR ANSWER HERE" in released.read_text()
+
+
+def test_jupyterlab_menus_open_formgrader_and_the_assignment_list(lab, page, tmp_path: Path) -> None:
+    """In JupyterLab: does Nbgrader > Formgrader list the assignments and open an assignment's
+    folder in the file browser; and once formgrader has released an assignment, does Nbgrader >
+    Assignment List show it, read from the course-local exchange?"""
+    base, out, _ = lab
+    page.goto(f"{base}/formgrader/manage_assignments")
+    row = page.locator("tbody tr", has=page.locator("td.name a:text-is('00_written')"))
+    row.locator("a:has(.glyphicon-cloud-upload)").click()
+    page.wait_for_selector("#success-modal, #error-modal")
+    assert page.locator("#success-modal").count() == 1, page.inner_text("#error-modal")
+    assert (out / "exchange" / COURSE_ID / "outbound" / "00_written" / "written.ipynb").is_file()
+
+    page.goto(f"{base}/lab")
+    menu = page.locator(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
+    menu.click()
+    page.locator(".lm-Menu-itemLabel:text-is('Formgrader')").click()
+    frame = page.frame_locator("iframe")
+    frame.locator("td.name a:text-is('01_gradients')").click()
+    page.wait_for_selector(".jp-BreadCrumbs:has-text('01_gradients')")
+    _shot(page, "jupyterlab-formgrader", tmp_path)
+    menu.click()
+    page.locator(".lm-Menu-itemLabel:text-is('Assignment List')").click()
+    released = page.locator("#released_assignments_list")
+    released.locator("text=00_written").wait_for()
+    assert "exchange directory" not in page.inner_text("body")
+    _shot(page, "jupyterlab-assignment-list", tmp_path)
