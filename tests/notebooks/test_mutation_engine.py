@@ -224,3 +224,14 @@ def test_a_leak_between_mutants_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(RuntimeError, match="the unmutated noisy is judged 'untested'"):
         NotebookSession(nb, tmp_path, "toy").report()
+
+
+def test_a_returned_container_is_not_negated_but_its_entries_are() -> None:
+    """Are a returned list (which -order would only crash) left alone, and the values of a returned
+    dict comprehension negated and transposed instead?"""
+    source = ("def f(params):\n" + _answer("order = []\norder.append(1)\nreturn order") + "\n\n"
+              "def g(params):\n" + _answer("return {k: 2 * v for k, v in params.items()}"))
+    found = {(m.function, m.kind, m.after) for m in mutants(source)}
+    assert not any(function == "f" and kind in ("sign", "transpose") for function, kind, _ in found)
+    assert ("g", "sign", "return {k: -(2 * v) for k, v in params.items()}") in found
+    assert ("g", "transpose", "return {k: (2 * v).T for k, v in params.items()}") in found
