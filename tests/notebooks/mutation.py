@@ -129,6 +129,7 @@ class NotebookSession:
                  seed: str = str(DEFAULT_SEED)) -> None:
         self.name, self.cwd, self.seed = name, Path(cwd), seed
         self.cells = self._needed(self._parse(nb))
+        self._check_self_contained()
         self.ns: dict = {"__name__": "__main__"}
         with self._context():
             for cell in self.cells:
@@ -169,6 +170,18 @@ class NotebookSession:
                     needed.add(cell.index)
                     changed = True
         return [c for c in cells if c.index in needed]
+
+    def _check_self_contained(self) -> None:
+        """Refuse a test cell that reads a name only an earlier test cell binds: each mutant runs just
+        the tests that reach it, so such a test would fail for every mutant and hide survivors."""
+        for test in (c for c in self.cells if c.kind == "test"):
+            earlier = [c for c in self.cells if c.index < test.index]
+            from_tests = test.uses - set().union(*(c.binds for c in earlier if c.kind != "test"))
+            for other in earlier:
+                if other.kind == "test" and other.binds & from_tests:
+                    names = ", ".join(sorted(other.binds & from_tests))
+                    raise RuntimeError(f"{self.name}: test cell {test.grade_id} reads {names}, bound only by "
+                                       f"the test cell {other.grade_id}; make each test cell self-contained")
 
     def answers(self) -> list[str]:
         """The grade_ids of the answer cells, in notebook order."""

@@ -169,6 +169,15 @@ def test_a_solution_that_fails_its_own_tests_is_refused(tmp_path: Path) -> None:
         NotebookSession(nb, tmp_path, "toy")
 
 
+def test_a_test_that_needs_another_test_is_refused(tmp_path: Path) -> None:
+    """Is a test cell that reads a name bound only by an earlier test cell refused, naming both?"""
+    nb = _notebook(_answer_cell("double", "return 2 * x"),
+                   _test_cell("test_a", "expected = 4\nassert double(2) == expected"),
+                   _test_cell("test_b", "assert double(2) == expected"))
+    with pytest.raises(RuntimeError, match="test cell test_b reads expected, bound only by the test cell test_a"):
+        NotebookSession(nb, tmp_path, "toy")
+
+
 def test_only_the_cells_the_tests_need_are_run(tmp_path: Path) -> None:
     """Are demo cells that no test needs (a slow training loop) left out, and needed helpers kept?"""
     nb = _notebook(
