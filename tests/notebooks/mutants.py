@@ -36,9 +36,10 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tests.notebooks.mutation_rules import KINDS, containers, rewrites  # noqa: F401 - KINDS re-exported
+from tests.notebooks.mutation_rules import KINDS, containers, rewrites
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+__all__ = ["KINDS", "Mutant", "mutants", "solution_lines"]
 
 
 

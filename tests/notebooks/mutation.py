@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from autograder import SOLUTIONS_DIR  # noqa: E402
 from autograder.engine.source import strip_hidden  # noqa: E402
 from tests.notebooks.cellnames import bound_names, free_names  # noqa: E402
-from tests.notebooks.mutants import Mutant, mutants  # noqa: E402
+from tests.notebooks.mutants import KINDS, Mutant, mutants  # noqa: E402
 from tests.notebooks.recorder import Recorder  # noqa: E402
 from utils.testing import DEFAULT_SEED, SEED_VARIABLE  # noqa: E402
 
@@ -93,6 +93,15 @@ class Report:
                 f"({share}); {len(self.survivors)} survive to the hidden tests, "
                 f"{len(self.by('untested'))} change the answer untested, {len(self.by('equivalent'))} "
                 f"equivalent ({len(self.outcomes)} mutants, {self.seconds:.1f} s)")
+
+    def by_kind(self) -> str:
+        """Visible kills / answer-changing mutants for each kind of mistake, on one line."""
+        parts = []
+        for kind in KINDS:
+            mine = [o for o in self.outcomes if o.mutant.kind == kind and o.verdict != "equivalent"]
+            if mine:
+                parts.append(f"{kind} {sum(o.verdict == 'visible' for o in mine)}/{len(mine)}")
+        return "  by kind: " + ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -328,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         report = session(assignment).report()
         survivors += len(report.survivors)
         print(report.summary())
+        if args.verbose:
+            print(report.by_kind())
         for verdict in shown if args.verbose else ():
             for outcome in report.by(verdict):
                 print(f"  [{verdict}] {outcome}")

@@ -75,3 +75,4 @@ def test_the_score_command_prints_one_line_per_notebook(capsys) -> None:
     assert 0 < killed <= changing <= total
     assert code == (1 if survivors else 0)
     assert out.count("[hidden]") == survivors
+    assert re.search(r"^  by kind: transpose \d+/\d+, sign \d+/\d+", out, re.M), out
