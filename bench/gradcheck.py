@@ -2,8 +2,10 @@
 
 One run, side by side, on the same function: the mean softmax cross-entropy of a 2-layer ReLU
 network on a batch of 64, as a function of all its parameters packed into one vector of about
-1e3, 1e4 and 1e5 entries. For each size it prints
+1e3, 1e4, 1e5 and 1e6 entries. For each size it prints
 
+* ``fwd+bwd``: one forward and backward pass of the network, measured in the same run: the
+  unit in which ``check/fwd+bwd`` states the cost of a check (what a student pays for it);
 * ``check``: the time of ``check_gradient`` on the correct gradient (its default options);
 * ``sweep``: the cs231n loop, one central difference per entry (``2n`` calls). At large sizes
   it is **extrapolated** from a timed subset of entries (``--subset``) unless ``--full-sweep``
@@ -14,16 +16,18 @@ network on a batch of 64, as a function of all its parameters packed into one ve
 * the ratios ``sweep / check`` and ``torch / check``, on the correct gradient and, in a second
   table, on a wrong one (where torch's fast mode falls back to the full ``2n`` Jacobian; at
   1e5 only with ``--torch-failing-all``, as that takes minutes);
-* detection: how many mistakes of a corpus of typical student mistakes ``check_gradients``
-  catches at that size, and with which diagnoses.
+* the corpus (up to 1e5 parameters): how many of :data:`MISTAKES`, typical student mistakes,
+  ``check_gradients`` catches and diagnoses exactly, how many of the :data:`CORRECT` networks
+  pass, and how many right parameters failed (false failures).
 
 BLAS runs on one thread throughout (threadpoolctl), for stable timings. Times are CPU seconds of
 this process by default (``--clock cpu``): with one thread they equal wall-clock time on an idle
 machine and stay meaningful on a busy shared one; ``--clock wall`` measures wall-clock time. Usage::
 
-    python bench/gradcheck.py                     # sizes 1e3, 1e4, 1e5; sweep extrapolated from 2000 entries
-    python bench/gradcheck.py --full-sweep        # the real 2n sweep (about 3 minutes at 1e5)
+    python bench/gradcheck.py                     # 1e3 … 1e6; sweep extrapolated from 2000 entries (100 at 1e6)
+    python bench/gradcheck.py --full-sweep        # the real 2n sweep up to 1e5 (about 3 minutes there)
     python bench/gradcheck.py --sizes 1e3,1e4 --repeats 5
+    python bench/gradcheck.py --sizes 1e5,1e6 --no-detection   # check/fwd+bwd only (about 30 s)
 """
 
 from __future__ import annotations
@@ -44,7 +48,11 @@ SHAPES = {  # parameters: inputs·hidden + hidden + hidden·classes + classes
     1_000: (16, 48, 4),  # 1,012
     10_000: (100, 96, 4),  # 10,084
     100_000: (784, 128, 10),  # 101,770
+    1_000_000: (784, 1258, 10),  # 1,000,120
 }
+DETECTION_MAX = 100_000
+"""The corpus runs up to this size: at 1e6 it would take minutes (14 cases × 4 parameters × about
+a hundred forward passes of 30 ms each), and the rules it exercises do not depend on the size."""
 
 
 @dataclass
@@ -113,6 +121,16 @@ class Problem:
         elif mistake == "one wrong entry":
             dW1 = dW1.copy()
             dW1[dW1.shape[0] // 3, dW1.shape[1] // 2] += np.sqrt(np.mean(dW1 ** 2))
+        elif mistake == "×1.001 (no ε)":
+            dW2 = 1.001 * dW2
+        elif mistake == "last entry skipped":
+            db1 = db1.copy()
+            db1[-1] = 0.0
+        elif mistake == "last entry skipped, kinks at x":
+            dW1 = dW1.copy()
+            dW1[-1, -1] = 0.0
+        elif mistake == "half the batch":
+            dW2 = 2 * h[: len(y) // 2].T @ d[: len(y) // 2]
         grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
         if mistake == "swapped b1/b2" and db1.shape == db2.shape:
             grads["b1"], grads["b2"] = db2, db1
@@ -122,8 +140,26 @@ class Problem:
 clock: Callable[[], float] = time.process_time
 
 
-MISTAKES = ["sign flip", "missing 1/N", "factor 2", "bias over wrong axis", "missing ReLU mask",
-            "softmax without -y", "one example only", "transposed dW1", "NaN", "one wrong entry"]
+MISTAKES = {  # mistake: the diagnosis of every parameter it breaks (the others must pass)
+    "sign flip": {"W1": "sign"},
+    "missing 1/N": {"W1": "scale", "b1": "scale", "W2": "scale", "b2": "scale"},
+    "factor 2": {"W2": "scale"},
+    "×1.001 (no ε)": {"W2": "scale"},
+    "bias over wrong axis": {"b2": "shape"},
+    "missing ReLU mask": {"W1": "wrong", "b1": "wrong"},
+    "softmax without -y": {"W1": "wrong", "b1": "wrong", "W2": "wrong", "b2": "wrong"},
+    "one example only": {"W1": "wrong"},
+    "half the batch": {"W2": "wrong"},
+    "transposed dW1": {"W1": "transposed"},
+    "NaN": {"b1": "nonfinite"},
+    "one wrong entry": {"W1": "partial"},
+    "last entry skipped": {"b1": "partial"},
+    "last entry skipped, kinks at x": {"W1": "partial"},  # on the network "kinks at x" below
+}
+CORRECT = ("seed 1", "seed 2", "seed 3", "kinks at x")
+"""Correct gradients that must pass: other networks, and one whose first example is (1, 0, …, 0)
+with W1[0, :8] = 0.5 and b1[:8] = −0.5, so that eight ReLU inputs are exactly 0 (kinks at x for
+W1 and b1: the gradient takes one side, mask z > 0)."""
 
 
 def make_problem(size: int, seed: int = 0) -> Problem:
@@ -214,8 +250,10 @@ def time_torch(problem: Problem, theta: np.ndarray, grad: np.ndarray, repeats: i
     return statistics.median(times)
 
 
-def time_failing(problem: Problem, theta: np.ndarray, repeats: int, with_torch: bool) -> tuple[float, float | None]:
-    """Seconds of ``check_gradient`` and of torch's fast mode on a wrong gradient (dW1 sign-flipped)."""
+def time_failing(problem: Problem, theta: np.ndarray, repeats: int,
+                 with_torch: bool) -> tuple[float, float | None, int]:
+    """Seconds of ``check_gradient`` and of torch's fast mode on a wrong gradient (dW1 sign-flipped),
+    and the calls of ``f`` the check made."""
     grad = problem.pack(problem.grads("sign flip"))
     times = []
     for repeat in range(repeats):
@@ -223,28 +261,78 @@ def time_failing(problem: Problem, theta: np.ndarray, repeats: int, with_torch: 
         result = check_gradient(problem.flat_loss, theta, grad, name="dtheta", rng=repeat)
         times.append(clock() - start)
     assert not result.passed
-    return statistics.median(times), (time_torch(problem, theta, grad, 1, warm_up=False) if with_torch else None)
+    torch_time = time_torch(problem, theta, grad, 1, warm_up=False) if with_torch else None
+    return statistics.median(times), torch_time, result.evaluations
 
 
-def detection(problem: Problem) -> tuple[int, list[str]]:
-    """How many corpus mistakes ``check_gradients`` catches, and their diagnoses."""
-    caught, labels = 0, []
-    for mistake in MISTAKES:
+def correct_problem(size: int, case: str) -> Problem:
+    """A network of the correct-gradient set (see :data:`CORRECT`)."""
+    if case.startswith("seed"):
+        return make_problem(size, seed=int(case.split()[1]))
+    problem = make_problem(size)
+    problem.X[0] = 0.0
+    problem.X[0, 0] = 1.0
+    problem.params["W1"][0, :8] = 0.5
+    problem.params["b1"][:8] = -0.5
+    return problem
+
+
+@dataclass
+class Corpus:
+    """What the corpus found: mistakes caught, mistakes diagnosed exactly as expected (every broken
+    parameter, and only those), and false failures (parameters that are right but failed)."""
+
+    caught: int = 0
+    diagnosed: int = 0
+    false_failures: int = 0
+    correct_passed: int = 0
+    labels: list[str] | None = None
+
+
+def detection(size: int) -> Corpus:
+    """Run ``check_gradients`` on every mistake of :data:`MISTAKES` and every case of :data:`CORRECT`."""
+    corpus = Corpus(labels=[])
+    for mistake, expected in MISTAKES.items():
+        problem = correct_problem(size, "kinks at x") if mistake.endswith("kinks at x") else make_problem(size)
         results = check_gradients(problem.loss, problem.params, problem.grads(mistake), rng=0)
-        failing = sorted({r.diagnosis for r in results.values() if not r.passed})
-        caught += bool(failing)
-        labels.append(f"{mistake}: {'/'.join(failing) or 'MISSED'}")
-    return caught, labels
+        got = {key: r.diagnosis for key, r in results.items() if not r.passed}
+        corpus.caught += bool(set(got) & set(expected))
+        corpus.diagnosed += got == expected
+        corpus.false_failures += len(set(got) - set(expected))
+        shown = "/".join(sorted(set(got.values()))) or "MISSED"
+        corpus.labels.append(f"{mistake}: {shown}{'' if got == expected else ' (expected ' + '/'.join(sorted(set(expected.values()))) + ')'}")
+    for case in CORRECT:
+        problem = correct_problem(size, case)
+        results = check_gradients(problem.loss, problem.params, problem.grads(), rng=0)
+        failing = [key for key, r in results.items() if not r.passed]
+        corpus.correct_passed += not failing
+        corpus.false_failures += len(failing)
+        if failing:
+            corpus.labels.append(f"correct ({case}): FAILED " + "; ".join(results[k].message for k in failing))
+    return corpus
+
+
+def time_forward_backward(problem: Problem, repeats: int) -> float:
+    """Seconds of one forward and backward pass (the loss and its gradients), the median of ``repeats``."""
+    times = []
+    for _ in range(max(repeats, 3)):
+        start = clock()
+        problem.loss(problem.params)
+        problem.grads()
+        times.append(clock() - start)
+    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1e3,1e4,1e5", help="comma-separated: 1e3, 1e4, 1e5")
+    parser.add_argument("--sizes", default="1e3,1e4,1e5,1e6", help="comma-separated: 1e3, 1e4, 1e5, 1e6")
     parser.add_argument("--subset", type=int, default=2000,
-                        help="entries timed to extrapolate the sweep when it has more (default 2000)")
-    parser.add_argument("--full-sweep", action="store_true", help="time the real 2n sweep at every size")
+                        help="entries timed to extrapolate the sweep when it has more (default 2000; "
+                             "a twentieth of that above 1e5)")
+    parser.add_argument("--full-sweep", action="store_true",
+                        help="time the real 2n sweep up to 1e5 (at 1e6 it would take about two hours)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each fast timing (median)")
-    parser.add_argument("--no-detection", action="store_true", help="skip the mistake-corpus detection")
+    parser.add_argument("--no-detection", action="store_true", help="skip the mistake corpus and correct cases")
     parser.add_argument("--torch-failing-all", action="store_true",
                         help="also time torch's fast mode on a wrong gradient at 1e5 (it falls back to 2n calls)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
@@ -257,52 +345,72 @@ def main(argv: list[str] | None = None) -> None:
         if size not in SHAPES:
             parser.error(f"size {size} not one of {sorted(SHAPES)}")
 
-    rows, details = [], []
+    rows, corpora = [], []
     with threadpool_limits(limits=1):
         for size in sizes:
             problem = make_problem(size)
             theta = problem.pack(problem.params)
             grad = problem.pack(problem.grads())
+            once = time_forward_backward(problem, args.repeats)
             check_time, result = time_check(problem, theta, grad, args.repeats)
-            sweep_time, extrapolated = time_sweep(problem, theta, args.subset, args.full_sweep)
+            subset = args.subset if size <= 100_000 else max(args.subset // 20, 50)
+            sweep_time, extrapolated = time_sweep(problem, theta, subset, args.full_sweep and size <= 100_000)
             torch_time = time_torch(problem, theta, grad, args.repeats)
             failing = time_failing(problem, theta, args.repeats,
                                    with_torch=torch_time is not None and (size <= 10_000 or args.torch_failing_all))
-            caught, labels = (0, []) if args.no_detection else detection(problem)
-            rows.append((size, problem.size, check_time, result, sweep_time, extrapolated, torch_time, caught,
+            corpus = None if args.no_detection or size > DETECTION_MAX else detection(size)
+            rows.append((problem.size, once, check_time, result, sweep_time, extrapolated, subset, torch_time,
                          failing))
-            details.append((problem.size, labels))
+            corpora.append((problem.size, corpus))
 
     print(f"times: {'CPU time of this process' if args.clock == 'cpu' else 'wall-clock'}, "
-          "BLAS limited to one thread; check = median of --repeats runs on the correct gradient")
-    header = (f"{'params':>8}  {'check':>9}  {'calls':>5}  {'passed':>6}  {'sweep (2n)':>14}  {'sweep/check':>11}  "
-              f"{'torch fast':>10}  {'torch/check':>11}  {'corpus caught':>13}")
+          "BLAS limited to one thread; check = median of --repeats runs on the correct gradient;")
+    print("fwd+bwd = one forward and backward pass of the network (loss and gradients), the unit of the ratios")
+    header = (f"{'params':>9}  {'fwd+bwd':>9}  {'check':>9}  {'check/fwd+bwd':>13}  {'calls':>5}  {'passed':>6}  "
+              f"{'sweep (2n)':>14}  {'sweep/check':>11}  {'torch fast':>10}  {'torch/check':>11}")
     print(header)
     print("-" * len(header))
-    for size, n, check_time, result, sweep_time, extrapolated, torch_time, caught, _ in rows:
+    for n, once, check_time, result, sweep_time, extrapolated, subset, torch_time, _ in rows:
         sweep = f"{sweep_time:9.2f} s{' (ex)' if extrapolated else '     '}"
         torch_text = "n/a" if torch_time is None else f"{torch_time * 1e3:8.1f}ms"
         torch_ratio = "n/a" if torch_time is None else f"{torch_time / check_time:10.1f}×"
-        corpus = "-" if args.no_detection else f"{caught}/{len(MISTAKES)}"
-        print(f"{n:>8,}  {check_time * 1e3:7.1f}ms  {result.evaluations:>5}  {str(result.passed):>6}  {sweep:>14}  "
-              f"{sweep_time / check_time:10.0f}×  {torch_text:>10}  {torch_ratio:>11}  {corpus:>13}")
+        print(f"{n:>9,}  {once * 1e3:7.2f}ms  {check_time * 1e3:7.1f}ms  {check_time / once:12.0f}×  "
+              f"{result.evaluations:>5}  {str(result.passed):>6}  {sweep:>14}  {sweep_time / check_time:10.0f}×  "
+              f"{torch_text:>10}  {torch_ratio:>11}")
     if any(row[5] for row in rows):
-        print(f"(ex) = sweep extrapolated from {args.subset} timed entries; run with --full-sweep for the real one.")
+        subsets = sorted({row[6] for row in rows if row[5]})
+        print(f"(ex) = sweep extrapolated from {' or '.join(map(str, subsets))} timed entries; --full-sweep times the real one.")
     print()
     print("on a wrong gradient (dW1 sign-flipped):")
-    header = f"{'params':>8}  {'check':>9}  {'torch fast':>10}  {'torch/check':>11}"
+    header = f"{'params':>9}  {'check':>9}  {'check/fwd+bwd':>13}  {'calls':>5}  {'torch fast':>10}  {'torch/check':>11}"
     print(header)
     print("-" * len(header))
-    for size, n, *_, failing in rows:
-        check_failing, torch_failing = failing
+    for n, once, *_, failing in rows:
+        check_failing, torch_failing, calls = failing
         torch_text = "n/a" if torch_failing is None else f"{torch_failing * 1e3:8.1f}ms"
         torch_ratio = "n/a" if torch_failing is None else f"{torch_failing / check_failing:10.1f}×"
-        print(f"{n:>8,}  {check_failing * 1e3:7.1f}ms  {torch_text:>10}  {torch_ratio:>11}")
-    if all(row[6] is None for row in rows):
+        print(f"{n:>9,}  {check_failing * 1e3:7.1f}ms  {check_failing / once:12.0f}×  {calls:>5}  {torch_text:>10}  "
+              f"{torch_ratio:>11}")
+    if all(row[7] is None for row in rows):
         print("torch is not installed: torch.autograd.gradcheck(fast_mode=True) not timed.")
-    for n, labels in details:
-        if labels:
-            print(f"diagnoses at {n:,} parameters: " + "; ".join(labels))
+    if args.no_detection:
+        return
+    print()
+    print(f"corpus: {len(MISTAKES)} mistakes (caught: some broken parameter fails; diagnosed: exactly the broken "
+          f"parameters fail, each with the expected diagnosis) and {len(CORRECT)} correct networks; "
+          "false failures: right parameters that failed, in either set")
+    header = f"{'params':>9}  {'caught':>7}  {'diagnosed':>9}  {'correct passed':>14}  {'false failures':>14}"
+    print(header)
+    print("-" * len(header))
+    for n, corpus in corpora:
+        if corpus is None:
+            print(f"{n:>9,}  not run above {DETECTION_MAX:,} parameters (minutes of forward passes; the same rules)")
+            continue
+        print(f"{n:>9,}  {corpus.caught:>3}/{len(MISTAKES):<3}  {corpus.diagnosed:>5}/{len(MISTAKES):<3}  "
+              f"{corpus.correct_passed:>10}/{len(CORRECT):<3}  {corpus.false_failures:>14}")
+    for n, corpus in corpora:
+        if corpus is not None:
+            print(f"diagnoses at {n:,} parameters: " + "; ".join(corpus.labels))
 
 
 if __name__ == "__main__":

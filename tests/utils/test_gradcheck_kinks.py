@@ -96,3 +96,52 @@ def test_relu_network_with_padding_rows_passes(mode):
         assert all(results.values()), [r.message for r in results.values() if not r]
         bad = check_gradients(f, params, {**grads, **unmasked}, mode=mode, rng=seed)
         assert not bad["W1"] and not bad["b1"] and bad["W2"]
+
+
+def stacked_near_kinks(rng: np.random.Generator, layers: int = 4, width: int = 6):
+    """A deep ReLU net v·relu(W_L … relu(W_1 x + b_1) … + b_L) whose every layer has one input
+    1e-9–1e-7 above its kink and one as far below: differentiable at x, with kinks on both sides of
+    every coordinate within any usual step. Returns f, x, the masked gradient and the weights."""
+    Ws = [rng.standard_normal((width, width)) for _ in range(layers)]
+    v, x, bs, h = rng.standard_normal(width), rng.standard_normal(width), [], None
+    h = x
+    for W in Ws:
+        z = W @ h
+        b = 0.5 * rng.standard_normal(width)
+        b[0], b[1] = 10 ** rng.uniform(-9, -7) - z[0], -(10 ** rng.uniform(-9, -7)) - z[1]
+        bs.append(b)
+        h = np.maximum(z + b, 0)
+
+    def f(x, dtype=np.float64):
+        h = x.astype(dtype)
+        for W, b in zip(Ws, bs):
+            h = np.maximum(W.astype(dtype) @ h + b.astype(dtype), 0)
+        return v.astype(dtype) @ h
+
+    h, masks = x, []
+    for W, b in zip(Ws, bs):
+        z = W @ h + b
+        masks.append(z > 0)
+        h = np.maximum(z, 0)
+    grad = v
+    for W, mask in zip(reversed(Ws), reversed(masks)):
+        grad = W.T @ (grad * mask)
+    return f, x, grad, Ws
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_stacked_layers_near_kinks_pass(mode):
+    """With four ReLU layers each 1e-9–1e-7 from a kink, does the right gradient (confirmed by a
+    long-double central difference far inside the kinks) pass, and does the opposite sign still fail?"""
+    for seed in range(8):
+        f, x, grad, Ws = stacked_near_kinks(np.random.default_rng(seed))
+        if seed < 2:  # the reference: long double, a step well inside the nearest kink
+            long = x.astype(np.longdouble)
+            step = np.longdouble(1e-13)
+            eye = np.eye(x.size, dtype=np.longdouble)
+            reference = [(f(long + step * eye[i], np.longdouble) - f(long - step * eye[i], np.longdouble)) / (2 * step)
+                         for i in range(x.size)]
+            np.testing.assert_allclose(np.array(reference, dtype=float), grad, rtol=1e-5)
+        result = check_gradient(lambda z: float(f(z)), x, grad, mode=mode, rng=seed)
+        assert result.passed, result.message
+        assert not check_gradient(lambda z: float(f(z)), x, -grad, mode=mode, rng=seed).passed

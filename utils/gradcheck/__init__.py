@@ -8,7 +8,8 @@ It tells a student *what* is wrong with a gradient, not just *that* it is::
     [scale] dW: your dW is ×1/64 the gradient — did you average over the batch ...
 
 Diagnoses: ``ok``, ``shape``, ``nonfinite``, ``zero``, ``sign``, ``scale``, ``transposed``,
-``swapped``, ``partial`` and ``wrong``. The checks never modify their inputs, are
+``swapped``, ``partial``, ``wrong`` and ``nondeterministic`` (``f`` itself gave two values at one
+``x``: dropout or sampling with a fresh seed). The checks never modify their inputs, are
 reproducible (``rng``), pass correct ReLU/max/abs code at and near its kinks, adapt step and
 tolerance to float32 arithmetic, and need only tens of calls of ``f`` for big arrays.
 

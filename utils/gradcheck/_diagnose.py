@@ -20,11 +20,13 @@ SLACK = 3.0
 
 @dataclass(frozen=True)
 class Finding:
-    """A diagnosis and its explanation (the message without the ``[diagnosis] name: `` prefix)."""
+    """A diagnosis and its explanation (the message without the ``[diagnosis] name: `` prefix):
+    ``text`` says what was found, ``cause`` its usual reason (replaced by an exercise's own hint)."""
 
     diagnosis: str
     text: str
     worst_index: tuple[int, ...] | None = None
+    cause: str = ""
 
 
 def transposes(A: np.ndarray, target: tuple[int, ...], m: int) -> list[np.ndarray]:
@@ -54,27 +56,32 @@ def global_hypotheses(evidence: Evidence, A: np.ndarray, *, name: str, target: t
                       hidden: bool, dims: set[int], what: str) -> Finding | None:
     """Zero, transposed, sign or scale, if one of them explains ``A``; else ``None``."""
     if not np.any(A) and not reference_is_zero(evidence):
-        return Finding("zero", f"your {name} is all zeros, but {what} is not" + words.CAUSES["zero"])
+        return Finding("zero", f"your {name} is all zeros, but {what} is not", cause=words.CAUSES["zero"])
     if reference_is_zero(evidence):
         return None
     for candidate in transposes(A, target, evidence.m):
         if evidence.explains(candidate, SLACK):
-            return Finding("transposed", f"your {name} is the transpose of {what}" + words.cause("transposed", what))
+            return Finding("transposed", f"your {name} is the transpose of {what}",
+                           cause=words.cause("transposed", what))
     c = fit_scale(evidence, A)
-    if np.isfinite(c) and c != 0 and abs(c - 1) > 1e-2 and evidence.explains(A / c, SLACK):
+    if A.size == 1 and not words.whole(c):
+        return None  # one number is always some multiple of another: only a whole factor tells
+    # a factor near 1 is told apart from an error in a few entries by agreeing everywhere
+    near_one = abs(c - 1) <= 1e-2 and not evidence.matches(A / c, SLACK)
+    if np.isfinite(c) and c != 0 and not near_one and evidence.explains(A / c, SLACK):
         if abs(c + 1) <= 1e-2:
-            return Finding("sign", f"your {name} has the opposite sign of {what}" + words.cause("sign", what))
+            return Finding("sign", f"your {name} has the opposite sign of {what}", cause=words.cause("sign", what))
         if hidden:
             size = "larger" if abs(c) > 1 else "smaller"
             text = f"your {name} is a constant factor {size} than {what}"
             if c < 0:
-                return Finding("sign", text + " and has the opposite sign" + words.cause("sign", what))
-            return Finding("scale", text + " — check every scalar factor (averages over the batch, ½, 2).")
+                return Finding("sign", text + " and has the opposite sign", cause=words.cause("sign", what))
+            return Finding("scale", text, cause=" — check every scalar factor (averages over the batch, ½, 2).")
         label = words.factor(c)
         if c < 0:
-            return Finding("sign", f"your {name} is {label} {what}: the opposite sign and a wrong factor"
-                           + words.factor_hint(c, dims))
-        return Finding("scale", f"your {name} is {label} {what}" + words.factor_hint(c, dims))
+            return Finding("sign", f"your {name} is {label} {what}: the opposite sign and a wrong factor",
+                           cause=words.factor_hint(c, dims))
+        return Finding("scale", f"your {name} is {label} {what}", cause=words.factor_hint(c, dims))
     return None
 
 
@@ -97,11 +104,12 @@ def wrong_entries(evidence: Evidence, A: np.ndarray, target: tuple[int, ...]) ->
     return (excess > 1).T.reshape(target)
 
 
-def where_text(mask: np.ndarray, *, gradient: bool = True) -> tuple[str, str]:
+def where_text(mask: np.ndarray, A: np.ndarray, *, gradient: bool = True) -> tuple[str, str]:
     """Name the wrong places of a boolean array: rows, columns or entries, with a hint for rows.
 
     Whole rows (most of their entries wrong) are named as rows, a few scattered entries as
-    entries. The hint about accumulating repeated rows only fits gradients (of embeddings).
+    entries. The hint about accumulating repeated rows only fits gradients of lookup tables
+    (:func:`~._messages.rows_cause`).
     """
     count = int(mask.sum())
     if mask.ndim == 2 and mask.shape[0] > 1:
@@ -109,7 +117,7 @@ def where_text(mask: np.ndarray, *, gradient: bool = True) -> tuple[str, str]:
         columns = np.flatnonzero(mask.any(axis=0)).tolist()
         whole_rows = all(mask[r].mean() >= 0.5 and mask[r].sum() >= 2 for r in rows)
         whole_columns = all(mask[:, c].mean() >= 0.5 and mask[:, c].sum() >= 2 for c in columns)
-        hint = words.CAUSES["rows"] if gradient else "."
+        hint = words.rows_cause(A, mask.shape[0]) if gradient else "."
         if whole_rows and len(rows) < mask.shape[0] and (len(rows) <= len(columns) or not whole_columns):
             return words.listing(rows, "row", "rows"), hint
         if whole_columns and len(columns) < mask.shape[1]:
@@ -131,7 +139,7 @@ def partial_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tup
     count, total = int(mask.sum()), mask.size
     if count == 0 or count > total // 2:
         return None
-    where, hint = where_text(mask, gradient=evidence.m == 1)
+    where, hint = where_text(mask, A, gradient=evidence.m == 1)
     worst = np.unravel_index(int(np.nanargmax(np.where(mask, entry_errors(evidence, A, target), -1))), target)
     verb = "are" if where.startswith(("rows", "columns", "entries")) else "is"
     text = f"your {name} is right in {total - count} of {total} entries, but {where} {verb} wrong"
@@ -140,7 +148,7 @@ def partial_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tup
         values = A.reshape(-1)[flat]
         if values.size and not np.any(values):
             text += " (yours are 0 there)"
-    return Finding("partial", text + (hint or "."), tuple(int(i) for i in worst))
+    return Finding("partial", text, tuple(int(i) for i in worst), cause=hint or ".")
 
 
 def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple[int, ...], hidden: bool,
@@ -148,16 +156,16 @@ def wrong_finding(evidence: Evidence, A: np.ndarray, *, name: str, target: tuple
     """Nothing simple explains it: say how far off, where (when known) and the usual causes."""
     text = f"your {name} does not match {what} (largest relative error {max_rel_error:.1e}"
     if worst_index is not None:
-        text += f", worst at {words.index_text(worst_index)}"
+        text += f", worst at {words.index_text(worst_index)}" if worst_index else ""
         reference = evidence.reference()
         if reference is not None and not hidden:
             flat = int(np.ravel_multi_index(worst_index, target))
             yours, ref = float(A.reshape(-1)[flat]), float(reference.reshape(-1)[flat])
-            text += f": yours {yours:.6g}, expected {ref:.6g}"
+            text += f"{':' if worst_index else ','} yours {yours:.6g}, expected {ref:.6g}"
     text += ")."
     if reference_is_zero(evidence) and not hidden:
         return Finding("wrong", text + f" {what[0].upper() + what[1:]} is zero here, yours is not.", worst_index)
-    return Finding("wrong", text + words.cause("wrong", what), worst_index)
+    return Finding("wrong", text, worst_index, cause=words.cause("wrong", what))
 
 
 def wrong_outputs_finding(evidence: Evidence, *, name: str, target: tuple[int, ...]) -> Finding | None:

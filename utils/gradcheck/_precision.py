@@ -12,7 +12,7 @@ in float32 never does better than ~2e-4 (at ``h = 1e-2``). So before differencin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -42,7 +42,10 @@ class Precision:
     low: bool
     note: str
     noise: np.ndarray | None = None
-    """Measured absolute noise of one evaluation, per output (float32 arithmetic only)."""
+    """Measured absolute noise of one evaluation, per output (float32 arithmetic, or a float64 ``f``
+    that rounds far above ``eps·|f|``)."""
+    again: np.ndarray | None = None
+    """``f`` at ``x`` a second time when it differed from the first: ``f`` is not deterministic."""
 
 
 def _is_low(dtype: np.dtype) -> bool:
@@ -88,6 +91,14 @@ def measure_noise(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f
     return 4.0 * np.sqrt(np.sum(residuals ** 2, axis=0) / dof)
 
 
+def once_more(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f0: np.ndarray,
+              eps: float) -> np.ndarray | None:
+    """``f`` at ``x`` once more, returned when it differs from ``f0`` beyond rounding (``f`` is not
+    deterministic: dropout or sampling), else ``None``."""
+    repeat = evaluate(x)
+    return repeat if np.any(np.abs(repeat - f0) > NOISE_SAFETY * eps * np.abs(f0)) else None
+
+
 def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dtype: np.dtype, *,
            h: float | None, rtol: float | None,
            rng: np.random.Generator | None = None) -> tuple[Precision, np.ndarray, int]:
@@ -107,10 +118,11 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
             f64, out_dtype = None, x_dtype
     else:
         f64, out_dtype = evaluate(x.astype(np.float64)), evaluate.last_dtype
-    float64_inside = False
+    float64_inside, moved = False, None
     if f64 is not None and np.all(np.isfinite(f64)) and not _is_low(out_dtype) and x.size:
         evaluations += 1
-        float64_inside = bool(np.any(evaluate(_jitter(x)) != f64))
+        moved = evaluate(_jitter(x))
+        float64_inside = bool(np.any(moved != f64))
         if not float64_inside:  # insensitive to 1e-9: float32 inside, or f locally constant in x?
             evaluations += 1
             float64_inside = bool(np.all(evaluate(_jitter(x, 1e-4)) == f64))
@@ -136,10 +148,37 @@ def detect(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, grad_dty
         before = evaluate.count
         noise = np.maximum(measure_noise(evaluate, x.astype(dtype), f0, rng), 2 * eps * np.abs(f0))
         evaluations += evaluate.count - before
+    # f moved far more than a 1e-9 change of x (or its rounding) can explain: is it deterministic?
+    jumped = noise is not None and np.any(noise > 1e-3 * np.abs(f0))
+    if moved is not None and float64_inside:
+        jumped = np.any(np.abs(moved - f64) > 1e-6 * np.abs(f64))
+    again = None
+    if jumped and np.all(np.isfinite(f0)):
+        evaluations += 1
+        again = once_more(evaluate, x.astype(dtype), f0, eps)
     precision = Precision(dtype=dtype, eps=eps, h=float(h if h is not None else default_h),
                           rtol=float(rtol if rtol is not None else base_rtol),
-                          low=low_inputs or eps > 1e-10, note=note, noise=noise)
+                          low=low_inputs or eps > 1e-10, note=note, noise=noise, again=again)
     return precision, f0, evaluations
+
+
+def coarse(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f0: np.ndarray, precision: Precision,
+           rng: np.random.Generator, fixed_h: bool) -> Precision | None:
+    """A float64 ``f`` that rounds far above ``eps·|f|``, such as a well-fitted loss of 1e-8 computed
+    as ``log(1 + tiny)`` from terms near 1: its noise measured at the step itself (where the
+    rounding shows), and the step widened by the cube root of the excess (noise against
+    truncation), unless the caller fixed ``h``. ``None`` when f rounds as its size suggests."""
+    x = x.astype(precision.dtype)
+    noise = measure_noise(evaluate, x, f0, rng, step=precision.h)
+    excess = float(np.max(noise / np.maximum(NOISE_SAFETY * precision.eps * np.abs(f0), np.finfo(float).tiny)))
+    if excess < 10:
+        return None
+    if np.any(measure_noise(evaluate, x, f0, rng, step=precision.h / 100) < noise / 10):
+        return None  # it shrinks with the step: kinks or curvature, not rounding
+    h = precision.h if fixed_h else precision.h * min(excess ** (1 / 3), 1e3)
+    note = (f"f rounds far above its own size (a tiny value computed from much larger terms?), so the "
+            f"step is h={h:.0e} and the tolerance allows its measured rounding")
+    return replace(precision, h=h, noise=noise, note=note)
 
 
 def describe(precision: Precision) -> str:

@@ -18,7 +18,10 @@ never below the step where rounding noise would swamp the tolerance):
   value between ``D−`` and ``D+`` (a valid one-sided choice, such as ReLU's ``mask = z > 0``)
   passes; a value outside that band fails along a coordinate. Along a direction through several
   such kinks their contributions can cancel, so that direction is left *unsure* and sampled
-  entries decide instead (:mod:`._evidence`).
+  entries decide instead (:mod:`._evidence`);
+* kinks just beside ``x`` (stacked ReLU layers, each 1e-9 from a kink) look like one at ``x``
+  until the step is below their distance: before a kink is placed at ``x``, one more look at
+  the smallest step the *measured* noise allows, where they vanish.
 
 The tolerance grows with the rounding noise ``ν/h`` as the step shrinks. The arithmetic uses
 *realised* steps: ``x + t·v`` is rounded to the evaluation dtype and the student's prediction
@@ -36,6 +39,10 @@ SHRINK = 10.0
 MAX_SHRINKS = 6
 DEEP = 1000.0
 """A smooth-and-wrong verdict is confirmed at a step this many times smaller."""
+
+FLAT = 1000.0
+"""``f`` is *flat* at a step where the student predicts a change of this many roundings of ``|f|``
+and ``f`` does not change at all: it rounds far above its own size (:mod:`._precision`)."""
 
 SMOOTH, RESOLVED, KINK, UNSURE, WRONG = "smooth", "resolved", "kink", "unsure", "wrong"
 PASSING = (SMOOTH, RESOLVED, KINK, UNSURE)
@@ -119,6 +126,8 @@ class Line:
         self.x64 = self.x0.astype(np.float64)
         self.measure_noise: Callable[[], np.ndarray] | None = None  # measures ν when it matters
         self._measured_noise: np.ndarray | None = None
+        self.flat = False  # f did not change over a step where it should have changed visibly
+        self._visible = FLAT * float(np.finfo(self.dtype).eps) * np.abs(f0)
 
     def _noise(self, assumed: np.ndarray | float, tau: np.ndarray, h: float) -> np.ndarray | float:
         """The noise to allow at step ``h``: the assumed (pessimistic) one, or — once it would
@@ -156,6 +165,8 @@ class Line:
         fp, pp, lp, dp = self._displaced(probe, h)
         fm, pm, lm, dm = self._displaced(probe, -h)
         r_plus, r_minus = fp - self.f0 - pp, fm - self.f0 - pm
+        if np.any((fp == self.f0) & (fm == self.f0) & (self.f0 != 0) & (np.abs(pp) > self._visible)):
+            self.flat = True
         span = lp + lm
         return {"h": h, "central": (r_plus - r_minus) / span, "plus": r_plus / lp, "minus": -r_minus / lm,
                 "student": (pp - pm) / span, "fp": fp, "fm": fm,
@@ -229,13 +240,38 @@ class Line:
             stable = (undecided
                       & (np.abs(central - previous["central"]) <= 0.05 * np.maximum(np.abs(central), tau_now))
                       & (np.abs(gap - previous_gap) <= 0.05 * np.maximum(gap, tau_now)))
-            self._classify(probe, now, stable, tau_now, status, error, width)
+            self._settle(probe, now, stable, (tau, noise, h0, h_min), status, error, width)
             undecided &= ~stable
         if undecided.any() and len(steps) >= 2:
-            self._classify(probe, steps[-1], undecided, steps[-1]["tau"], status, error, width)
+            self._settle(probe, steps[-1], undecided, (tau, noise, h0, h_min), status, error, width)
         probe.center = probe.student + error
         probe.width = width
         probe.status = list(status)
+
+    def _settle(self, probe: Probe, now: dict, which: np.ndarray, start: tuple, status: np.ndarray,
+                error: np.ndarray, width: np.ndarray) -> None:
+        """Decide components ``which`` that shrinking the step left open (the residuals stopped
+        changing, or the step reached the noise floor): a kink at ``x``, or several just beyond the
+        step? Look once more at the smallest step the *measured* rounding noise allows, where kinks
+        that are near but not at ``x`` no longer show: resolved if the residual vanished there,
+        else classified by the one-sided slopes there."""
+        if not which.any():
+            return
+        tau, noise, h0, h_min = start
+        h = max(h_min, h0 / SHRINK ** MAX_SHRINKS)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            measured = self._noise(noise, tau, h)
+            h = max(h0 / SHRINK ** MAX_SHRINKS, float(np.max(np.where(tau > 0, measured / (4 * tau), 0.0))))
+        if h < now["h"] / 2:
+            try:
+                deep = self.residuals(probe, h)
+                deep["tau"] = tau + self._noise(noise, tau, h) * (1 / h - 1 / h0)
+                now = deep
+            except FloatingPointError:
+                pass
+        gone = which & (np.abs(now["central"]) <= now["tau"])
+        status[gone], error[gone], width[gone] = RESOLVED, now["central"][gone], now["tau"][gone]
+        self._classify(probe, now, which & ~gone, now["tau"], status, error, width)
 
     @staticmethod
     def _classify(probe: Probe, step: dict, which: np.ndarray, tau: np.ndarray, status: np.ndarray,

@@ -1,7 +1,9 @@
 """The public checks: gradients, gradients of several parameters, Jacobians, plain arrays.
 
 Each returns a frozen :class:`~utils.gradcheck.result.GradCheckResult`; each ``assert_…`` twin
-returns the same and raises ``AssertionError(result.message)`` when the check fails.
+returns the same and raises ``AssertionError(result.message)`` when the check fails. Each takes
+``hints={diagnosis: sentence}``: the likely causes that fit the exercise, which a failing message
+gives instead of the generic ones (a test cell's way to name the mistakes of its exercise).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ._diagnose import SLACK, Finding
 from ._evidence import FULL_LIMIT, from_arrays
 from ._probe import Evaluator
 from ._verdict import Gathered, conclude, early, gather, threadpool_limits
-from .result import GradCheckResult
+from .result import DIAGNOSES, GradCheckResult
 
 __all__ = ["check_gradient", "check_gradients", "check_jacobian", "compare", "assert_gradient",
            "assert_gradients", "assert_jacobian", "assert_close"]
@@ -53,6 +55,24 @@ def _options(mode: str, directions: int, entries: int, full_limit: int) -> None:
         raise ValueError("directions must be >= 1, entries and full_limit >= 0")
 
 
+FAILING = tuple(d for d in DIAGNOSES if d != "ok")
+
+
+def _hints(hints: Mapping[str, str] | None) -> dict[str, str]:
+    """Check ``hints`` (diagnosis -> the exercise's likely causes, in words) and copy it."""
+    if hints is None:
+        return {}
+    if not isinstance(hints, Mapping):
+        raise TypeError("hints must be a dict mapping a diagnosis (such as 'wrong') to a sentence of "
+                        f"likely causes, got {type(hints).__name__}")
+    for key, value in hints.items():
+        if key not in FAILING:
+            raise ValueError(f"hints has the key {key!r}, which is not a failing diagnosis; use {FAILING}")
+        if not isinstance(value, str) or not value.strip():
+            raise TypeError(f"hints[{key!r}] must be a non-empty sentence (str), got {value!r}")
+    return dict(hints)
+
+
 def _prepare(x: object, grad: object, name: str) -> tuple[np.ndarray, np.ndarray]:
     x = _numeric(x, "x")
     grad = _numeric(grad, name)
@@ -62,21 +82,29 @@ def _prepare(x: object, grad: object, name: str) -> tuple[np.ndarray, np.ndarray
 
 
 def _mismatch(judge: Callable[[np.ndarray], GradCheckResult], got: np.ndarray, want: tuple[int, ...],
-              name: str, hidden: bool, what: str) -> GradCheckResult:
+              name: str, hidden: bool, what: str, hints: dict[str, str]) -> GradCheckResult:
     """The result for an array of the wrong shape: ``transposed`` when its transpose has the right
     shape and passes ``judge``, else ``shape``."""
     if got.ndim >= 2 and got.T.shape == tuple(want) and judge(got.T).passed:
         text = (f"your {name} has shape {got.shape} but {what} has shape {tuple(want)}, and its transpose "
-                f"is right: your {name} is the transpose of {what}" + words.cause("transposed", what))
-        return early("transposed", name, text, hidden)
-    return early("shape", name, words.shape_text(name, got.shape, tuple(want), what=what), hidden)
+                f"is right: your {name} is the transpose of {what}")
+        return early("transposed", name, text, hidden, words.cause("transposed", what), hints)
+    text, cause = words.shape_text(name, got.shape, tuple(want), what=what)
+    return early("shape", name, text, hidden, cause, hints)
+
+
+def _nonfinite(name: str, A: np.ndarray, shape: tuple[int, ...], hidden: bool,
+               hints: dict[str, str]) -> GradCheckResult:
+    text, cause = words.nonfinite_text(name, A, shape)
+    return early("nonfinite", name, text, hidden, cause, hints)
 
 
 def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, grad: np.ndarray, *, name: str = "grad",
                    rng: np.random.Generator | int | None = None, hidden: bool = False,
                    rtol: float | None = None, atol: float | None = None, h: float | None = None,
                    mode: str = "auto", directions: int = 8, entries: int = 8,
-                   full_limit: int = FULL_LIMIT) -> GradCheckResult:
+                   full_limit: int = FULL_LIMIT,
+                   hints: Mapping[str, str] | None = None) -> GradCheckResult:
     """Judge an analytic gradient ``grad`` of a scalar function ``f`` at ``x``.
 
     Args:
@@ -92,28 +120,34 @@ def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, grad: np.nda
         mode: ``"full"`` probes every entry (``2n`` calls); ``"fast"`` probes ``directions``
             random directions, the student's own direction and ``entries`` sampled entries (plus
             the two largest); ``"auto"`` is full up to ``full_limit`` entries.
+        hints: the exercise's own likely causes, by diagnosis, e.g. ``{"wrong": "Is A symmetric?
+            Compare your formula with A = Aᵀ and A ≠ Aᵀ.", "scale": "Is the loss a sum or a
+            mean?"}``. A failing message states what was found, then this sentence in place of
+            the generic causes (which may not fit the exercise). Keys: any diagnosis but
+            ``"ok"``. Write questions and concepts, never answer code: students read them.
 
     Returns:
         A :class:`GradCheckResult`; ``bool(result)`` says whether it passed.
     """
     _options(mode, directions, entries, full_limit)
+    hints = _hints(hints)
     generator = _generator(rng)
     x, grad = _prepare(x, grad, name)
     if grad.shape != x.shape:
         return _mismatch(lambda g: check_gradient(f, x, g, name=name, rng=rng, hidden=hidden, rtol=rtol, atol=atol, h=h, mode=mode, directions=directions, entries=entries, full_limit=full_limit),
-                         grad, x.shape, name, hidden, GRADIENT)
+                         grad, x.shape, name, hidden, GRADIENT, hints)
     A = grad.astype(np.float64).reshape(1, -1)
     if not np.all(np.isfinite(A)):
-        return early("nonfinite", name, words.nonfinite_text(name, A, x.shape), hidden)
+        return _nonfinite(name, A, x.shape, hidden, hints)
     evaluate = Evaluator(f, x.shape, scalar=True)
     with threadpool_limits(limits=1):
         gathered = gather(evaluate, x, A, grad.dtype, name=name, rng=generator, hidden=hidden, rtol=rtol,
                           atol=atol, h=h, mode=mode, directions=directions, entries=entries,
-                          full_limit=full_limit)
+                          full_limit=full_limit, hints=hints)
         if gathered.early is not None:
             return gathered.early
         return conclude(gathered, A, name=name, target=x.shape, hidden=hidden, dims=set(x.shape),
-                        what=GRADIENT, rng=generator, atol=atol)
+                        what=GRADIENT, rng=generator, atol=atol, hints=hints)
 
 
 def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping[str, np.ndarray],
@@ -121,16 +155,18 @@ def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping
                     rng: np.random.Generator | int | None = None, hidden: bool = False,
                     rtol: float | None = None, atol: float | None = None, h: float | None = None,
                     mode: str = "auto", directions: int = 8, entries: int = 8,
-                    full_limit: int = FULL_LIMIT) -> dict[str, GradCheckResult]:
+                    full_limit: int = FULL_LIMIT,
+                    hints: Mapping[str, str] | None = None) -> dict[str, GradCheckResult]:
     """Judge the gradients of a loss ``f(params)`` with respect to every parameter array.
 
     ``f`` takes a dict of arrays (fresh copies; the caller's are never modified). ``grads`` maps
     the same names to the gradients to judge. Results are named ``"d<name>"`` (or
     ``"<name>.<param>"`` when ``name`` is given). Besides the diagnoses of
     :func:`check_gradient`, finds ``swapped`` gradients (``grads['W1']`` is really the gradient
-    of ``W2``). Other options as for :func:`check_gradient`.
+    of ``W2``). Other options (``hints`` too) as for :func:`check_gradient`.
     """
     _options(mode, directions, entries, full_limit)
+    hints = _hints(hints)
     if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
         raise TypeError("params and grads must be dicts of arrays")
     generator = _generator(rng)
@@ -153,7 +189,8 @@ def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping
         if key not in gathered:
             gathered[key] = gather(evaluator(key), arrays[key], A, dtype, name=labels[key], rng=generator,
                                    hidden=hidden, rtol=rtol, atol=atol, h=h, mode=mode,
-                                   directions=directions, entries=entries, full_limit=full_limit)
+                                   directions=directions, entries=entries, full_limit=full_limit,
+                                   hints=hints)
         return gathered[key]
 
     with threadpool_limits(limits=1):
@@ -161,7 +198,7 @@ def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping
             label = labels[key]
             if key not in grads:
                 results[key] = early("shape", label, f"there is no gradient for {key!r} (grads has keys "
-                                     f"{sorted(grads)})", hidden)
+                                     f"{sorted(grads)})", hidden, hints=hints)
                 continue
             grad = _numeric(grads[key], label)
             if grad.shape != x.shape:
@@ -169,11 +206,11 @@ def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping
                     return f({other: (value if other == key else a.copy()) for other, a in arrays.items()})
 
                 results[key] = _mismatch(lambda g, x=x, only=only: check_gradient(only, x, g, name=label, rng=rng, hidden=hidden, rtol=rtol, atol=atol, h=h, mode=mode, directions=directions, entries=entries, full_limit=full_limit),
-                                         grad, x.shape, label, hidden, GRADIENT)
+                                         grad, x.shape, label, hidden, GRADIENT, hints)
                 continue
             A = grad.astype(np.float64).reshape(1, -1)
             if not np.all(np.isfinite(A)):
-                results[key] = early("nonfinite", label, words.nonfinite_text(label, A, x.shape), hidden)
+                results[key] = _nonfinite(label, A, x.shape, hidden, hints)
                 continue
             students[key] = A
             found = measure(key, A, grad.dtype)
@@ -194,20 +231,21 @@ def check_gradients(f: Callable[[dict[str, np.ndarray]], float], params: Mapping
                                np.asarray(grads.get(other, x_other)).dtype)
                 if found.early is None and found.evidence.explains(candidate, SLACK) and np.any(candidate):
                     finding = Finding("swapped", f"your {labels[key]} is the gradient of {other!r}, not of "
-                                      f"{key!r} — the gradients were swapped (returned or unpacked in "
-                                      "the wrong order?).")
+                                      f"{key!r}", cause=" — the gradients were swapped (returned or unpacked "
+                                      "in the wrong order?).")
                     if key in students:
                         results[key] = conclude(gathered[key], students[key], name=labels[key],
                                                 target=arrays[key].shape, hidden=hidden, dims=dims,
-                                                what=GRADIENT, rng=generator, atol=atol, finding=finding)
+                                                what=GRADIENT, rng=generator, atol=atol, finding=finding,
+                                                hints=hints)
                     else:
-                        results[key] = early("swapped", labels[key], finding.text, hidden)
+                        results[key] = early("swapped", labels[key], finding.text, hidden, finding.cause, hints)
                     break
         for key in arrays:
             if key not in results:
                 results[key] = conclude(gathered[key], students[key], name=labels[key],
                                         target=arrays[key].shape, hidden=hidden, dims=dims, what=GRADIENT,
-                                        rng=generator, atol=atol)
+                                        rng=generator, atol=atol, hints=hints)
     return {key: results[key] for key in arrays}
 
 
@@ -215,7 +253,8 @@ def check_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, J: np.n
                    rng: np.random.Generator | int | None = None, hidden: bool = False,
                    rtol: float | None = None, atol: float | None = None, h: float | None = None,
                    mode: str = "auto", directions: int = 8, entries: int = 8,
-                   full_limit: int = FULL_LIMIT) -> GradCheckResult:
+                   full_limit: int = FULL_LIMIT,
+                   hints: Mapping[str, str] | None = None) -> GradCheckResult:
     """Judge the Jacobian ``J`` of an array function ``f`` at ``x``.
 
     ``J[i..., j...] = ∂f(x)[i...] / ∂x[j...]``, so ``J.shape == f(x).shape + x.shape``
@@ -223,6 +262,7 @@ def check_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, J: np.n
     Jacobian–vector products along random directions and sampled columns.
     """
     _options(mode, directions, entries, full_limit)
+    hints = _hints(hints)
     generator = _generator(rng)
     x, J = _prepare(x, J, name)
     evaluate = Evaluator(f, x.shape, scalar=False)
@@ -231,50 +271,53 @@ def check_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, J: np.n
         out_shape = evaluate.out_shape
         target = tuple(out_shape) + tuple(x.shape)
         if J.shape != target:
-            text = words.shape_text(name, J.shape, target, what="the Jacobian")
+            text, cause = words.shape_text(name, J.shape, target, what="the Jacobian")
             if J.shape == tuple(x.shape) + tuple(out_shape):
                 text = (f"your {name} has shape {J.shape} = x.shape + f(x).shape, but a Jacobian has shape "
-                        f"f(x).shape + x.shape = {target}: row i holds the derivatives of output i "
-                        "(transposed layout?).")
-            return early("shape", name, text, hidden)
+                        f"f(x).shape + x.shape = {target}")
+                cause = ": row i holds the derivatives of output i (transposed layout?)."
+            return early("shape", name, text, hidden, cause, hints)
         m = int(np.prod(out_shape, dtype=np.int64))
         A = J.astype(np.float64).reshape(m, x.size)
         if not np.all(np.isfinite(A)):
-            return early("nonfinite", name, words.nonfinite_text(name, A, target), hidden)
+            return _nonfinite(name, A, target, hidden, hints)
         gathered = gather(evaluate, x, A, J.dtype, name=name, rng=generator, hidden=hidden, rtol=rtol,
                           atol=atol, h=h, mode=mode, directions=directions, entries=entries,
-                          full_limit=full_limit)
+                          full_limit=full_limit, hints=hints)
         if gathered.early is not None:
             return gathered.early
         return conclude(gathered, A, name=name, target=target, hidden=hidden,
-                        dims=set(target), what="the Jacobian", rng=generator, atol=atol)
+                        dims=set(target), what="the Jacobian", rng=generator, atol=atol, hints=hints)
 
 
 def compare(actual: np.ndarray, expected: np.ndarray, *, name: str = "value", hidden: bool = False,
-            rtol: float | None = None, atol: float | None = None) -> GradCheckResult:
+            rtol: float | None = None, atol: float | None = None,
+            hints: Mapping[str, str] | None = None) -> GradCheckResult:
     """Diagnose an array against a known reference, with no finite differences.
 
     Same diagnoses as the checks (shape, nonfinite, zero, sign, scale, transposed, partial,
     wrong). Tolerance per entry: ``rtol · max(|expected|, rms(expected)) + atol``; by default
     ``rtol = 1e-6`` and ``atol = 1e-12`` (``1e-4`` and ``1e-6`` when either array is float32).
+    ``hints`` as for :func:`check_gradient`.
     """
+    hints = _hints(hints)
     actual = _numeric(actual, name)
     expected = _numeric(expected, "expected")
     if not np.all(np.isfinite(expected)):
         raise ValueError("compare: the expected array contains nan or inf")
     if actual.shape != expected.shape:
         return _mismatch(lambda a: compare(a, expected, name=name, hidden=hidden, rtol=rtol, atol=atol),
-                         actual, expected.shape, name, hidden, "the expected array")
+                         actual, expected.shape, name, hidden, "the expected array", hints)
     A = actual.astype(np.float64).reshape(1, -1)
     if not np.all(np.isfinite(A)):
-        return early("nonfinite", name, words.nonfinite_text(name, A, actual.shape), hidden)
+        return _nonfinite(name, A, actual.shape, hidden, hints)
     low = any(np.issubdtype(a.dtype, np.floating) and np.finfo(a.dtype).eps > 1e-10 for a in (actual, expected))
     rtol = (1e-4 if low else 1e-6) if rtol is None else float(rtol)
     atol = (1e-6 if low else 1e-12) if atol is None else float(atol)
     evidence = from_arrays(actual, expected, rtol, atol)
     return conclude(Gathered(evidence=evidence), A, name=name, target=actual.shape, hidden=hidden,
                     dims=set(actual.shape), what="the expected array", rng=np.random.default_rng(0),
-                    atol=atol)
+                    atol=atol, hints=hints)
 
 
 def _raise(result: GradCheckResult) -> GradCheckResult:

@@ -9,8 +9,10 @@ import numpy as np
 
 DIAGNOSES: tuple[str, ...] = (
     "ok", "shape", "nonfinite", "zero", "sign", "scale", "transposed", "swapped", "partial", "wrong",
+    "nondeterministic",
 )
-"""Every value :attr:`GradCheckResult.diagnosis` can take."""
+"""Every value :attr:`GradCheckResult.diagnosis` can take (``nondeterministic``: ``f`` gave two
+values at the same ``x``, so nothing about the gradient could be judged)."""
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -34,7 +36,8 @@ class GradCheckResult:
         method: ``"full"`` (every entry by central differences), ``"fast"`` (random
             directional derivatives plus sampled entries) or ``"compare"`` (no differences).
         evaluations: how many times the function was called.
-        checked: what was compared, in words (``"9 directions + 8 entries"``).
+        checked: what was compared, in words (``"9 directions + 10 of 101770 entries"``, ``"all 24
+            entries"``), saying so when kinks at ``x`` blurred or set aside directions.
         precision: the arithmetic the reference was computed in, with step and tolerance.
         kinks: how many probes met a non-differentiable point (judged one-sided).
         hidden: whether the message was written without reference values.
