@@ -4,6 +4,7 @@
   grade     grade a class's submissions of one assignment (CSV, gradebook, feedback, report)
   check     a student's self-check: run a notebook's visible tests with the checker's diagnosis
   demo      release, build a sample class from the solutions, grade it, print the gradebook
+  lab       JupyterLab with formgrader on the last grades (grade written answers by hand)
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"No submissions of {args.assignment} in {args.submissions} "
               f"(expected {args.submissions}/<student_id>/{args.assignment}/<notebook>.ipynb).")
         return 0
+    from .lab import record_output
+
+    record_output(args.out, args.source.resolve().parent, args.submissions)
     print(summary_table(results, time.perf_counter() - started))
     print()
     print(text_table(results))
@@ -74,7 +78,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_check(result))
-    return 0 if result.max_score and result.score == result.max_score else 1
+    return 0 if result.max_score and result.score == result.max_score - result.pending else 1
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -87,8 +91,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     except (DemoError, ReleaseError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    from .lab import record_output
+
+    record_output(outcome.out_dir, SOLUTIONS_DIR.parent, outcome.out_dir / "submissions")
     print(outcome.text())
     return 0 if outcome.ok else 1
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from .lab import LabError, run_lab
+
+    try:
+        return run_lab(args.grades, args.port, args.allow_root)
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 def _positive_float(text: str) -> float:
@@ -176,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _sandbox_option(p)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("lab", help="JupyterLab with formgrader on the grades (manual grading)",
+                       description="Start JupyterLab (token authentication, no browser) with nbgrader's "
+                       "formgrader set up for this course and the gradebook in GRADES: the assignments, "
+                       "the graded submissions, and the written answers that need manual grading. "
+                       "When it stops, GRADES/grades.csv and the report are rebuilt with the grades "
+                       "given there.")
+    p.add_argument("--grades", type=Path, default=None,
+                   help="output folder of `grade` or `demo` (default: the last one)")
+    p.add_argument("--port", type=_positive_int, default=8888, help="port (default: 8888)")
+    p.add_argument("--allow-root", action="store_true",
+                   help="let JupyterLab run as root (in a container; it refuses otherwise)")
+    p.set_defaults(func=_cmd_lab)
     return parser
 
 

@@ -9,6 +9,8 @@ Each helper returns an ``nbformat`` cell carrying the nbgrader metadata that
         answer('def square(x):\\n    ### BEGIN SOLUTION\\n    return x * x\\n    ### END SOLUTION\\n'
                '    raise NotImplementedError("Exercise 1.1: square")', "square"),
         test('\"\"\"Is square right on 3?\"\"\"\\nassert square(3) == 9', "test_square", points=1),
+        markdown("Why is the derivative of x² at 0 zero?"),
+        written("The parabola is flat at its minimum: 2x = 0 at x = 0.", "written_flat", points=1),
     ])
     write(nb, "solutions/00_example/example.ipynb")
 """
@@ -62,6 +64,21 @@ def test(source: str, grade_id: str, points: float) -> nbformat.NotebookNode:
         raise ValueError(f"test cell {grade_id!r} must be worth points > 0, got {points}")
     cell = new_code_cell(source.strip("\n"))
     cell.metadata.update(_meta(grade_id, grade=True, solution=False, locked=True, points=points))
+    return cell
+
+
+def written(model_answer: str, grade_id: str, points: float) -> nbformat.NotebookNode:
+    """A written question's answer cell, graded by hand (nbgrader's "manually graded answer"):
+    a markdown cell holding the model answer, which the release replaces by ``YOUR ANSWER
+    HERE``. The autograder keeps the student's text and reports the question as ``needs manual
+    grading`` (its points pending) until a TA grades it in formgrader. Put the question itself
+    in a markdown cell above; ``grade_id`` should read ``written_<topic>``."""
+    if points <= 0:
+        raise ValueError(f"written answer {grade_id!r} must be worth points > 0, got {points}")
+    if not model_answer.strip():
+        raise ValueError(f"written answer {grade_id!r} needs a model answer (TAs grade against it)")
+    cell = new_markdown_cell(model_answer.strip("\n"))
+    cell.metadata.update(_meta(grade_id, grade=True, solution=True, locked=False, points=points))
     return cell
 
 

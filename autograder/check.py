@@ -11,7 +11,8 @@ from pathlib import Path
 
 from . import NOTEBOOKS_DIR
 from .batch import seed_for
-from .engine.results import PASSED, SubmissionResult
+from .engine.results import NEEDS_MANUAL, PASSED, SubmissionResult
+from .engine.written import BLANK
 
 
 class CheckError(ValueError):
@@ -52,14 +53,19 @@ def check_notebook(notebook: Path, *, notebooks_dir: Path = NOTEBOOKS_DIR,
 
 def format_check(result: SubmissionResult) -> str:
     """Per-question verdicts with the checker's diagnosis, for the terminal."""
-    passed = sum(q.status == PASSED for q in result.questions)
+    written = [q for q in result.questions if q.status == NEEDS_MANUAL or q.diagnosis == BLANK]
+    tests = [q for q in result.questions if q not in written]
+    passed = sum(q.status == PASSED for q in tests)
     lines = [f"Self-check of {result.notebook}.ipynb ({result.assignment}): {passed} of "
-             f"{len(result.questions)} visible test(s) pass, {result.score:g}/{result.max_score:g} point(s)"]
+             f"{len(tests)} visible test(s) pass, {result.score:g}/{result.max_score - result.pending:g} "
+             "point(s)" + (f"; {result.pending:g} more for written answers, graded by hand"
+                           if result.pending else "")]
     if result.status != "ok":
         lines.append(f"  status: {result.status}" + (f" ({result.reason})" if result.reason else ""))
     width = max((len(q.grade_id) for q in result.questions), default=0)
     for q in result.questions:
-        mark = "PASS" if q.status == PASSED else q.status.upper()
+        mark = ("PASS" if q.status == PASSED else "WRITTEN" if q.status == NEEDS_MANUAL
+                else "BLANK" if q.diagnosis == BLANK else q.status.upper())
         line = f"  {mark:<8}{q.grade_id:<{width}}  {q.points:g}/{q.max_points:g}"
         message = q.message.strip().splitlines()
         if q.status != PASSED and message:

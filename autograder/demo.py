@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import NOTEBOOKS_DIR, SOLUTIONS_DIR
-from .batch import Limits, grade_assignments, source_notebooks
+from .batch import Limits, grade_assignments, score_text, source_notebooks
 from .demo_cases import Anatomy, student_version
 from .demo_cases.cases import Sample, bad_submissions, sample
 from .mistakes import Mistake, load_mistakes, plant
 from .release import assignments as list_assignments
 from .release import release
 from .report import text_table
-from .engine.results import FAILED, OK, PASSED, SubmissionResult
+from .engine.results import FAILED, NEEDS_MANUAL, NOT_RUN, OK, PASSED, SubmissionResult
+from .engine.written import BLANK
 
 MARKER = ".backprop-lab-demo"
 DEFAULT_TIMEOUT = 30.0   # per cell, as for `grade`: a busy machine must not fail a slow correct cell
@@ -109,7 +110,12 @@ def compare(expected: Sample, result: SubmissionResult | None) -> Row:
     else:
         if result.status != expected.status:
             problems.append(f"status {result.status}, expected {expected.status}")
-        failed = {q.grade_id for q in result.questions if q.status != PASSED}
+        tests = [q for q in result.questions if q.grade_id not in expected.written]
+        failed = {q.grade_id for q in tests if q.status != PASSED}
+        for q in result.questions:
+            if q.grade_id in expected.written and not (
+                    q.status in (NEEDS_MANUAL, NOT_RUN) or (q.status == FAILED and q.diagnosis == BLANK)):
+                problems.append(f"written answer {q.grade_id}: {q.status}, expected to await manual grading")
         if expected.must_fail - failed:
             problems.append("passed " + ", ".join(sorted(expected.must_fail - failed)) + ", expected to fail")
         if failed - expected.must_fail - expected.may_fail:
@@ -155,7 +161,7 @@ class DemoOutcome:
         table = [header]
         for row in self.rows:
             s, r = row.sample, row.result
-            table.append((s.student_id, s.assignment, f"{r.score:g}/{r.max_score:g}" if r else "-",
+            table.append((s.student_id, s.assignment, score_text(r) if r else "-",
                           _range(s), r.status if r else "-", "ok" if row.ok else "MISMATCH",
                           s.description[:70]))
         widths = [max(len(t[i]) for t in table) for i in range(len(header))]

@@ -6,7 +6,8 @@ correct one ..."), then the student's notebook with each test cell's *visible* c
 verdict. Hidden tests never appear: ``### BEGIN HIDDEN TESTS`` blocks are cut from test-cell
 sources, a test cell shows only its printed output (the judge keeps the visible part's prints
 only) and the verdict instead of its traceback, and as a last guard any line of a hidden-test
-block of the source notebook is redacted from the page.
+block of the source notebook is redacted from the page. A written answer shows as the student
+wrote it, marked as awaiting a TA's grade ("needs manual grading": its points are pending).
 """
 
 from __future__ import annotations
@@ -17,30 +18,36 @@ from pathlib import Path
 
 import nbformat
 
+from .outdir import atomic_write_text
 from .release import protected_lines
-from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
+from .engine.source import strip_hidden
+from .engine.results import (FAILED, GRADED_BY_HAND, NEEDS_MANUAL, NOT_RUN, PASSED, VOIDED,
+                             QuestionResult, SubmissionResult)
 
-_HIDDEN = re.compile(r"[ \t]*###\s*BEGIN HIDDEN TESTS.*?(###\s*END HIDDEN TESTS[^\n]*\n?|\Z)", re.S)
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded)\n"
 _MAX_OUTPUT_LINES = 40
 _MAX_OUTPUT_CHARS = 4000
 _MAX_IMAGE_BYTES = 400_000
+_MAX_MARKDOWN_CHARS = 20_000        # longer markdown is shown as text (rendering stays cheap)
+_MAX_SOURCE_CHARS = 50_000          # a cell's code shown on the page
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;margin:.2rem 0}
 .cell{margin:1rem 0}.out{background:#fff;border-left:3px solid #ddd}
-.passed{color:#1a7f37}.failed,.voided{color:#cf222e}.notrun{color:#9a6700}
+.passed{color:#1a7f37}.failed,.voided{color:#cf222e}.notrun,.manual{color:#9a6700}
 .verdict{border:1px solid #ccc;border-radius:4px;padding:.4rem .6rem;margin:.2rem 0}
 .verdict.passed{background:#dafbe1}.verdict.failed,.verdict.voided{background:#ffebe9}.verdict.notrun{background:#fff8c5}
+.verdict.manual{background:#ddf4ff}
 """
 
 
 def strip_hidden_tests(source: str) -> str:
     """``source`` with every ``### BEGIN/END HIDDEN TESTS`` block replaced by a short note
     (an unterminated block is cut to the end of the cell)."""
-    return _HIDDEN.sub(HIDDEN_NOTE, source)
+    return strip_hidden(source, HIDDEN_NOTE, anywhere=True, cut_unterminated=True)
 
 
 def hidden_lines(source: Path | None) -> list[str]:
@@ -54,14 +61,23 @@ def hidden_lines(source: Path | None) -> list[str]:
 
 
 def _css_class(status: str) -> str:
-    return {PASSED: "passed", FAILED: "failed", VOIDED: "voided", NOT_RUN: "notrun"}.get(status, "")
+    return {PASSED: "passed", FAILED: "failed", VOIDED: "voided", NOT_RUN: "notrun",
+            NEEDS_MANUAL: "manual", GRADED_BY_HAND: "passed"}.get(status, "")
+
+
+def _points(q: QuestionResult) -> str:
+    return f"pending / {q.max_points:g}" if q.status == NEEDS_MANUAL else f"{q.points:g} / {q.max_points:g}"
 
 
 def _verdict(q: QuestionResult) -> str:
-    text = f"{q.grade_id}: {q.status}, {q.points:g}/{q.max_points:g} point(s)"
+    text = f"{q.grade_id}: {q.status}, {_points(q).replace(' ', '')} point(s)"
     if q.message:
         text += f"\n{q.message}"
     return f'<pre class="verdict {_css_class(q.status)}">{html.escape(text)}</pre>'
+
+
+def _cut(text: str, limit: int = _MAX_SOURCE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
 
 
 def _truncate(text: str) -> str:
@@ -87,15 +103,26 @@ def _outputs(cell: nbformat.NotebookNode, kinds: tuple[str, ...] = ("stream", "e
             parts.append(f'<pre class="out failed">{html.escape(_truncate(line))}</pre>')
         elif kind in ("execute_result", "display_data"):
             data = out.get("data", {})
-            image = data.get("image/png")
-            if isinstance(image, str) and len(image) <= _MAX_IMAGE_BYTES:
-                parts.append(f'<img alt="figure" src="data:image/png;base64,{image.strip()}">')
+            image = _png_base64(data.get("image/png"))
+            if image:
+                parts.append(f'<img alt="figure" src="data:image/png;base64,{html.escape(image)}">')
             elif "text/plain" in data:
                 parts.append(f'<pre class="out">{html.escape(_truncate(str(data["text/plain"])))}</pre>')
     return "".join(parts)
 
 
+def _png_base64(image: object) -> str:
+    """``image`` if it is base64 text of bounded size (whitespace dropped), else "": anything
+    else in an output could break out of the page's ``<img>`` tag."""
+    if not isinstance(image, str) or len(image) > _MAX_IMAGE_BYTES:
+        return ""
+    image = "".join(image.split())
+    return image if _BASE64.fullmatch(image) else ""
+
+
 def _markdown(source: str) -> str:
+    if len(source) > _MAX_MARKDOWN_CHARS:
+        return f"<pre>{html.escape(_cut(source, _MAX_MARKDOWN_CHARS))}</pre>"
     try:
         import mistune
     except ImportError:  # pragma: no cover - mistune comes with nbconvert
@@ -109,16 +136,18 @@ def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> s
         meta = cell.metadata.get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
         source = str(cell.get("source", ""))
         if cell.get("cell_type") == "markdown":
-            parts.append(f'<div class="cell">{_markdown(source)}</div>')
+            grade_id = meta.get("grade_id", "")
+            verdict = _verdict(questions[grade_id]) if meta.get("grade") and grade_id in questions else ""
+            parts.append(f'<div class="cell">{_markdown(source)}{verdict}</div>')
         elif cell.get("cell_type") == "code":
             grade_id = meta.get("grade_id", "")
             if meta.get("grade") or grade_id in questions:
-                body = f"<pre>{html.escape(strip_hidden_tests(source))}</pre>"
+                body = f"<pre>{html.escape(_cut(strip_hidden_tests(source)))}</pre>"
                 body += _outputs(cell, kinds=("stream",))   # the judge keeps only visible prints
                 if grade_id in questions:
                     body += _verdict(questions[grade_id])
             else:
-                body = f"<pre>{html.escape(source)}</pre>{_outputs(cell)}"
+                body = f"<pre>{html.escape(_cut(source))}</pre>{_outputs(cell)}"
             parts.append(f'<div class="cell">{body}</div>')
     return "\n".join(parts)
 
@@ -129,7 +158,7 @@ def render_feedback(result: SubmissionResult, nb: nbformat.NotebookNode | None =
     lines listed in ``hidden`` are redacted wherever they would appear."""
     title = f"{result.assignment} / {result.notebook}: feedback for {result.student_id}"
     rows = "".join(
-        f'<tr><td>{html.escape(q.grade_id)}</td><td>{q.points:g} / {q.max_points:g}</td>'
+        f'<tr><td>{html.escape(q.grade_id)}</td><td>{_points(q)}</td>'
         f'<td class="{_css_class(q.status)}">{html.escape(q.status)}</td>'
         f'<td>{html.escape(q.diagnosis)}</td><td><pre>{html.escape(q.message)}</pre></td></tr>'
         for q in result.questions)
@@ -139,6 +168,9 @@ def render_feedback(result: SubmissionResult, nb: nbformat.NotebookNode | None =
         f"<p><b>Score: {result.score:g} / {result.max_score:g}</b> &mdash; status: "
         f"<b>{html.escape(result.status)}</b></p>",
     ]
+    if result.pending:
+        parts.append(f"<p>{result.pending:g} point(s) of written answers need manual grading: a TA "
+                     "grades them, so your score can still rise by that much.</p>")
     if result.reason:
         parts.append(f"<p>{html.escape(result.reason)}</p>")
     parts.append("<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>result</th>"
@@ -162,6 +194,5 @@ def write_feedback(result: SubmissionResult, path: Path, *, source: Path | None 
             nb = nbformat.read(graded, as_version=4)
         except Exception:  # an unreadable notebook still gets its score page
             nb = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_feedback(result, nb, hidden_lines(source)), encoding="utf-8")
+    atomic_write_text(path, render_feedback(result, nb, hidden_lines(source)))
     return path

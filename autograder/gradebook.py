@@ -10,6 +10,12 @@ to nbgrader's CSV export::
 
     nbgrader export --db=sqlite:///OUT/gradebook.db \\
         --exporter=autograder.gradebook.StatusCsvExportPlugin --to=export.csv
+
+Written answers (manually graded cells) enter the gradebook as ``needs_manual_grade`` with no
+score, so formgrader's Manual Grading lists them. A TA's score there (and comment) is read back
+whenever the grade files are rebuilt, and kept as long as the student's answer is unchanged
+(its sha256 is kept in a side table); ``grades.csv`` then shows it in place of
+``needs manual grading``.
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ from pathlib import Path
 
 import nbformat
 
-from .engine.results import OK, QuestionResult, SubmissionResult
+from .outdir import atomic_path, atomic_write_text
+from .engine.results import GRADED_BY_HAND, NEEDS_MANUAL, OK, QuestionResult, SubmissionResult
 
-CSV_FIELDS = ("student_id", "assignment", "notebook", "score", "max_score", "status", "reason")
+CSV_FIELDS = ("student_id", "assignment", "notebook", "score", "max_score", "pending", "status",
+              "reason")
 STATUS_TABLE = "backprop_lab_status"
+WRITTEN_TABLE = "backprop_lab_written"
+PENDING_CELL = NEEDS_MANUAL        # a written answer's column in grades.csv until a TA grades it
 
 
 def results_path(out_dir: Path, assignment: str) -> Path:
@@ -43,8 +53,7 @@ def save_results(out_dir: Path, assignment: str, results: list[SubmissionResult]
         "sources": {source.stem: str(source) for source in sources},
         "results": [asdict(result) for result in results],
     }
-    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
 def result_from_dict(data: dict) -> SubmissionResult:
@@ -74,19 +83,72 @@ def question_columns(results: list[SubmissionResult]) -> list[str]:
     return list(columns)
 
 
+def _cell_value(q: QuestionResult) -> str:
+    return PENDING_CELL if q.status == NEEDS_MANUAL else f"{q.points:g}"
+
+
 def write_csv(results: list[SubmissionResult], path: Path) -> Path:
     """``grades.csv``: one row per student and notebook; a submission that could not be graded
-    keeps its status and reason beside its 0."""
+    keeps its status and reason beside its 0. ``score`` counts the points given so far,
+    ``pending`` the points of written answers a TA has not graded yet (their question columns
+    read ``needs manual grading``)."""
     columns = question_columns(results)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*CSV_FIELDS, *columns])
         for r in results:
-            points = {f"{r.notebook}:{q.grade_id}": f"{q.points:g}" for q in r.questions}
+            points = {f"{r.notebook}:{q.grade_id}": _cell_value(q) for q in r.questions}
             writer.writerow([r.student_id, r.assignment, r.notebook, f"{r.score:g}",
-                             f"{r.max_score:g}", r.status, r.reason,
+                             f"{r.max_score:g}", f"{r.pending:g}", r.status, r.reason,
                              *(points.get(column, "") for column in columns)])
     return path
+
+
+ManualKey = tuple[str, str, str, str]        # (student_id, assignment, notebook, grade_id)
+
+
+def manual_grades(db_path: Path) -> dict[ManualKey, tuple[float, str, str]]:
+    """A TA's grades of written answers in a gradebook we wrote: key -> (score, comment,
+    sha256 of the answer graded). Empty when there is no such gradebook."""
+    if not db_path.is_file():
+        return {}
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if WRITTEN_TABLE not in tables:
+            return {}
+        digests = {tuple(row[:4]): row[4] for row in db.execute(f"SELECT * FROM {WRITTEN_TABLE}")}
+        query = """SELECT st.id, a.name, n.name, c.name, {value}
+                   FROM {table} g JOIN submitted_notebook sn ON g.notebook_id = sn.id
+                   JOIN notebook n ON sn.notebook_id = n.id
+                   JOIN submitted_assignment sa ON sn.assignment_id = sa.id
+                   JOIN assignment a ON sa.assignment_id = a.id JOIN student st ON sa.student_id = st.id
+                   JOIN base_cell c ON g.cell_id = c.id WHERE {value} IS NOT NULL"""
+        scores = {tuple(row[:4]): row[4] for row in db.execute(query.format(value="g.manual_score", table="grade"))}
+        comments = {tuple(row[:4]): row[4] for row in
+                    db.execute(query.format(value="g.manual_comment", table="comment"))}
+    return {key: (float(score), comments.get(key, ""), digests[key])
+            for key, score in scores.items() if key in digests}
+
+
+def with_manual_grades(results: list[SubmissionResult],
+                       manual: dict[ManualKey, tuple[float, str, str]]) -> list[SubmissionResult]:
+    """``results`` with a TA's grade in place of each written answer it was given for (while
+    the answer is the one the TA graded): status ``graded by hand``, the score counted."""
+    from dataclasses import replace
+
+    updated = []
+    for r in results:
+        questions, gained = [], 0.0
+        for q in r.questions:
+            found = manual.get((r.student_id, r.assignment, r.notebook, q.grade_id))
+            if found and q.answer_sha256 and found[2] == q.answer_sha256 and q.status != GRADED_BY_HAND:
+                score, comment, _ = found
+                gained += score - q.points
+                q = replace(q, points=score, status=GRADED_BY_HAND,
+                            message="graded by hand" + (f": {comment}" if comment else ""))
+            questions.append(q)
+        updated.append(replace(r, score=r.score + gained, questions=tuple(questions)))
+    return updated
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -188,21 +250,41 @@ def write_gradebook(results: list[SubmissionResult], sources: dict[tuple[str, st
                     grade = gb.find_grade(q.grade_id, r.notebook, r.assignment, r.student_id)
                 except Exception:  # a question the source no longer has
                     continue
-                grade.auto_score = q.points
-                grade.needs_manual_grade = False
+                if q.status == NEEDS_MANUAL:             # for a TA, in formgrader's Manual Grading
+                    grade.auto_score, grade.needs_manual_grade = None, True
+                elif q.status == GRADED_BY_HAND:
+                    grade.auto_score, grade.manual_score, grade.needs_manual_grade = None, q.points, False
+                    comment = q.message.partition(": ")[2]
+                    if comment:
+                        try:
+                            gb.find_comment(q.grade_id, r.notebook, r.assignment,
+                                            r.student_id).manual_comment = comment
+                        except Exception:
+                            pass
+                else:
+                    grade.auto_score = q.points
+                    grade.needs_manual_grade = False
         gb.db.commit()
     with sqlite3.connect(building) as db:
         db.execute(f"CREATE TABLE {STATUS_TABLE} (student_id TEXT, assignment TEXT, notebook TEXT, "
                    "status TEXT, reason TEXT, PRIMARY KEY (student_id, assignment, notebook))")
         db.executemany(f"INSERT INTO {STATUS_TABLE} VALUES (?, ?, ?, ?, ?)",
                        [(r.student_id, r.assignment, r.notebook, r.status, r.reason) for r in results])
+        db.execute(f"CREATE TABLE {WRITTEN_TABLE} (student_id TEXT, assignment TEXT, notebook TEXT, "
+                   "grade_id TEXT, answer_sha256 TEXT, PRIMARY KEY (student_id, assignment, notebook, grade_id))")
+        db.executemany(f"INSERT INTO {WRITTEN_TABLE} VALUES (?, ?, ?, ?, ?)",
+                       [(r.student_id, r.assignment, r.notebook, q.grade_id, q.answer_sha256)
+                        for r in results for q in r.questions if q.answer_sha256])
     building.replace(path)
     return path
 
 
-def write_grade_files(out_dir: Path) -> tuple[Path, Path]:
-    """Rebuild ``grades.csv`` and ``gradebook.db`` from every results file in ``out_dir``."""
+def write_grade_files(out_dir: Path, manual_from: Path | None = None) -> tuple[Path, Path]:
+    """Rebuild ``grades.csv`` and ``gradebook.db`` from every results file in ``out_dir``,
+    keeping the grades a TA gave written answers in the gradebook ``manual_from`` (default:
+    ``out_dir``'s own; a batch staged aside names the one in place; see :func:`manual_grades`)."""
     results, sources = load_results(out_dir)
+    results = with_manual_grades(results, manual_grades(manual_from or out_dir / "gradebook.db"))
     csv_path = write_csv(results, out_dir / "grades.csv")
     db_path = write_gradebook(results, sources, out_dir / "gradebook.db")
     return csv_path, db_path

@@ -1,10 +1,11 @@
 """nbgrader configuration for backprop-lab.
 
 ``solutions/<assignment>/<notebook>.ipynb`` is the instructor source and
-``notebooks/<assignment>/<notebook>.ipynb`` the student release. nbgrader reads this file
-from its working folder, so run plain nbgrader commands from ``autograder/``:
+``notebooks/<assignment>/<notebook>.ipynb`` the student release. nbgrader reads
+``nbgrader_config.py`` from its working folder: the repository root has one that loads this
+file, so plain nbgrader commands (and ``jupyter lab``'s formgrader) work from the root:
 
-    cd autograder && nbgrader generate_assignment 01_gradients --force
+    nbgrader generate_assignment 01_gradients --force
 """
 
 import os
@@ -33,3 +34,22 @@ c.GenerateFeedback.preprocessors = [
 c.ClearHiddenTests.enforce_metadata = False
 
 c.ExecutePreprocessor.timeout = 120
+
+# Regenerating an assignment (formgrader's "Generate", `generate_assignment --force`) replaces
+# its notebooks only: with the default "*" nbgrader deletes the whole notebooks/<assignment>/
+# folder first, extra files included. "?*" matches the same notebooks.
+c.CourseDirectory.notebook_id = "?*"
+
+# `python -m autograder lab` points formgrader at the autograder's output folder OUT: its
+# gradebook, graded notebooks and feedback, the submissions it graded, and a course-local
+# exchange (so the Assignment List works without /usr/local/share/nbgrader/exchange).
+_GRADES = os.environ.get("BACKPROP_LAB_GRADES")
+if _GRADES:
+    c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_GRADES, "gradebook.db")
+    c.CourseDirectory.autograded_directory = os.path.join(_GRADES, "autograded")
+    c.CourseDirectory.feedback_directory = os.path.join(_GRADES, "feedback")
+    c.Exchange.root = os.path.join(_GRADES, "exchange")
+    c.Exchange.cache = os.path.join(_GRADES, "exchange-cache")
+    c.Exchange.assignment_dir = os.path.join(_GRADES, "assignments")
+if os.environ.get("BACKPROP_LAB_SUBMISSIONS"):
+    c.CourseDirectory.submitted_directory = os.environ["BACKPROP_LAB_SUBMISSIONS"]

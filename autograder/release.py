@@ -130,11 +130,18 @@ class Leak:
 
 
 def protected_lines(notebook: Path) -> list[tuple[str, str]]:
-    """(kind, line) for every distinctive line inside solution and hidden-test blocks."""
+    """(kind, line) for every distinctive line inside solution and hidden-test blocks, and of
+    written answers' model answers."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     found = []
     for cell in nb.get("cells", []):
         src = "".join(cell.get("source", []))
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "markdown" and meta.get("solution") and meta.get("grade"):
+            # a written answer: the whole cell is the model answer
+            found += [("written answer", line.strip()) for line in src.splitlines()
+                      if len(line.strip()) >= _MIN_LEAK_LINE and not _GENERIC.match(line.strip())]
+            continue
         for kind, pattern in _BLOCKS.items():
             for block in pattern.findall(src):
                 for line in block.splitlines():

@@ -68,9 +68,12 @@ class Anatomy:
 
     def __post_init__(self) -> None:
         self.correct = student_version(self.solution, self.release)
-        self.tests = [(nbgrader_meta(c)["grade_id"], float(nbgrader_meta(c).get("points", 0)))
-                      for c in self.release.cells if nbgrader_meta(c).get("grade")]
-        self.max_score = sum(points for _, points in self.tests)
+        graded = [(c, nbgrader_meta(c)["grade_id"], float(nbgrader_meta(c).get("points", 0)))
+                  for c in self.release.cells if nbgrader_meta(c).get("grade")]
+        self.tests = [(grade_id, points) for c, grade_id, points in graded if c.cell_type == "code"]
+        # written answers (manually graded markdown cells): pending for a TA, never auto-scored
+        self.written = [(grade_id, points) for c, grade_id, points in graded if c.cell_type != "code"]
+        self.max_score = sum(points for _, points in self.tests)     # the auto-graded points
         self.answer_defs: dict[str, list[str]] = {}     # answer grade_id -> function names
         self.calls: dict[str, set[str]] = {}            # function -> names its body uses
         self.test_names: dict[str, set[str]] = {}       # test grade_id -> names it uses

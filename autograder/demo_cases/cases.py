@@ -40,6 +40,7 @@ class Sample:
     description: str
     must_not_exist: tuple[str, ...] = field(default=())   # files the submission tried to write
     diagnosis: tuple[str, str] | None = None              # (test grade_id, expected diagnosis word)
+    written: frozenset[str] = field(default=frozenset())  # written answers: pending a TA, not in score_range
 
 
 def sample(anatomy: Anatomy, student_id: str, text: str, status: str, must_fail: set[str],
@@ -49,6 +50,7 @@ def sample(anatomy: Anatomy, student_id: str, text: str, status: str, must_fail:
     high = anatomy.max_score - anatomy.points(set(must_fail))
     low = high - anatomy.points(may_fail)
     extra.setdefault("filename", anatomy.name)
+    extra.setdefault("written", frozenset(grade_id for grade_id, _ in anatomy.written))
     return Sample(student_id, anatomy.assignment, Path(anatomy.name).stem, extra.pop("filename"), text,
                   status, frozenset(must_fail), frozenset(may_fail), (low, high), description, **extra)
 

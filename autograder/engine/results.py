@@ -12,7 +12,8 @@ PARTIAL = "partial"    # the run stopped early (timeout, kernel died, sys.exit, 
 FLAGGED = "flagged"    # graded, but something was tampered with (edited/deleted/duplicated test or
                        # metadata, patched numpy or the checker, ...): reason says what; a cheat
                        # earns nothing from the tests it defeated
-INVALID = "invalid"    # not a readable notebook (malformed JSON, wrong format): score 0
+INVALID = "invalid"    # not a gradable notebook (a link, device or other non-regular file, malformed
+                       # JSON, wrong format, or too large/slow for the grader to process): score 0
 MISSING = "missing"    # no submission file for this student and notebook: score 0
 ERROR = "error"        # the grader itself failed on this submission (a bug: never the student's
                        # fault); reason carries the exception
@@ -23,7 +24,12 @@ PASSED = "passed"
 FAILED = "failed"      # the test ran and failed: diagnosis/message say why
 NOT_RUN = "not run"    # the student's run stopped before this test (message says why)
 VOIDED = "voided"      # tampering defeated this test: 0 points (message says what was found)
-QUESTION_STATUSES = (PASSED, FAILED, NOT_RUN, VOIDED)
+# Status of one written answer (an nbgrader manually graded markdown cell).
+NEEDS_MANUAL = "needs manual grading"   # answered; 0 points until a TA grades it (pending)
+GRADED_BY_HAND = "graded by hand"       # a TA's score from the gradebook (formgrader)
+# A blank written answer is FAILED with diagnosis BLANK: 0 points, and it says so.
+BLANK = "blank"
+QUESTION_STATUSES = (PASSED, FAILED, NOT_RUN, VOIDED, NEEDS_MANUAL, GRADED_BY_HAND)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,13 @@ class QuestionResult:
     status: str
     diagnosis: str = ""   # utils.gradcheck diagnosis word when the failure carried one
     message: str = ""     # student-facing; never reveals hidden-test code or reference values
+    answer_sha256: str = ""   # written answers: digest of the text a TA grades (a TA's grade
+                              # survives regrading while the answer is unchanged)
+
+    @property
+    def pending(self) -> float:
+        """Points awaiting a TA (a written answer not graded yet), else 0."""
+        return self.max_points if self.status == NEEDS_MANUAL else 0.0
 
 
 @dataclass(frozen=True)
@@ -51,3 +64,9 @@ class SubmissionResult:
     reason: str = ""
     questions: tuple[QuestionResult, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+
+    @property
+    def pending(self) -> float:
+        """Points of written answers that await manual grading (``score`` leaves them out,
+        ``max_score`` counts them)."""
+        return float(sum(q.pending for q in self.questions))

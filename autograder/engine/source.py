@@ -5,22 +5,29 @@ what every nbgrader cell *is*: answer cells come from the student, every other g
 locked cell comes from the source, whatever the student did to it (nbgrader's
 OverwriteCells does the same). :func:`assemble` returns the notebook to run plus the
 findings (edited test, deleted answer, duplicated cell, edited metadata) as plain sentences.
+A written answer (a manually graded markdown cell) keeps the student's text, made safe to
+render (:mod:`autograder.engine.written`); it is never run.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from .untrusted import clean_tree
+from .written import sanitise
+
 ANSWER, TEST, SETUP, FREE, MARKDOWN = "answer", "test", "setup", "free", "markdown"
-_HIDDEN = re.compile(r"^[ \t]*###\s*BEGIN HIDDEN TESTS.*?^[ \t]*###\s*END HIDDEN TESTS[^\n]*$",
-                     re.S | re.M)
+WRITTEN = "written"            # a manually graded answer cell (markdown): text a TA grades
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 _ROLE_KEYS = ("grade", "solution", "locked", "points", "task")
 
@@ -33,7 +40,7 @@ class NotebookError(ValueError):
 class Cell:
     """One cell to run: ``kind`` says who owns it and how it is graded."""
 
-    kind: str                    # answer | test | setup | free | markdown
+    kind: str                    # answer | test | setup | free | markdown | written
     source: str
     grade_id: str = ""
     points: float = 0.0
@@ -53,6 +60,11 @@ class SourceNotebook:
     @property
     def tests(self) -> tuple[Cell, ...]:
         return tuple(c for c in self.cells if c.kind == TEST)
+
+    @property
+    def graded(self) -> tuple[Cell, ...]:
+        """Every cell worth points, in order: tests and written answers."""
+        return tuple(c for c in self.cells if c.kind in (TEST, WRITTEN))
 
     def by_id(self, grade_id: str) -> Cell | None:
         return next((c for c in self.cells if c.grade_id == grade_id), None)
@@ -80,14 +92,27 @@ def _text(source: object) -> str:
     return source if isinstance(source, str) else ""
 
 
-def read_notebook(path: Path) -> dict:
-    """The notebook at ``path`` as a JSON dict, checked to be nbformat v4 (else NotebookError)."""
+def read_notebook(path: Path, follow_links: bool = False) -> dict:
+    """The notebook at ``path`` as a JSON dict, checked to be nbformat v4 (else NotebookError).
+    Only a regular file is read: a symbolic link (unless ``follow_links``, for the instructor's
+    own files), a device or a pipe is refused, never read through."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_NOTEBOOK_BYTES:
-            raise NotebookError(f"{Path(path).name}: {size / 2**20:.0f} MB is too large for a "
-                                f"notebook (limit {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs)")
-        raw = Path(path).read_bytes()
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise NotebookError(f"{Path(path).name}: is a symbolic link, which is not graded "
+                                "(submit the notebook file itself)") from None
+        raise NotebookError(f"{Path(path).name}: cannot be read ({err.strerror or err})") from None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise NotebookError(f"{Path(path).name}: not a regular file")
+            if info.st_size > MAX_NOTEBOOK_BYTES:
+                raise NotebookError(f"{Path(path).name}: {info.st_size / 2**20:.0f} MB is too large for a "
+                                    f"notebook (limit {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs)")
+            raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
     except OSError as err:
         raise NotebookError(f"{Path(path).name}: cannot be read ({err.strerror or err})") from None
     try:
@@ -97,6 +122,7 @@ def read_notebook(path: Path) -> dict:
     except json.JSONDecodeError as err:
         raise NotebookError(f"{Path(path).name}: malformed JSON at line {err.lineno}, "
                             f"column {err.colno}: {err.msg}") from None
+    nb = clean_tree(nb, code=True)       # lone surrogates, control characters: gone here, once
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{Path(path).name}: not a Jupyter notebook (no list of cells)")
     if nb.get("nbformat") != 4:
@@ -112,7 +138,7 @@ def read_notebook(path: Path) -> dict:
 def _kind(cell: dict) -> str:
     meta = _nbgrader(cell)
     if cell.get("cell_type") != "code":
-        return MARKDOWN
+        return WRITTEN if meta.get("solution") and meta.get("grade") else MARKDOWN
     if meta.get("solution"):
         return ANSWER
     if meta.get("grade"):
@@ -133,7 +159,7 @@ def top_level_defs(source: str) -> list[str]:
 
 def parse_source(path: Path) -> SourceNotebook:
     """Parse the instructor notebook at ``path`` (raises NotebookError when unusable)."""
-    nb = read_notebook(path)
+    nb = read_notebook(path, follow_links=True)
     cells, exercises, answer_of, seen = [], [], {}, set()
     for raw in nb["cells"]:
         meta = _nbgrader(raw)
@@ -142,7 +168,7 @@ def parse_source(path: Path) -> SourceNotebook:
             raise NotebookError(f"{Path(path).name}: grade_id {grade_id!r} appears twice in the source")
         seen.add(grade_id)
         kind = _kind(raw)
-        points = float(meta.get("points") or 0.0) if kind == TEST else 0.0
+        points = float(meta.get("points") or 0.0) if kind in (TEST, WRITTEN) else 0.0
         source = _text(raw.get("source"))
         cells.append(Cell(kind, source, grade_id, points, copy.deepcopy(raw.get("metadata", {}))))
         if kind == ANSWER:
@@ -153,9 +179,40 @@ def parse_source(path: Path) -> SourceNotebook:
     return SourceNotebook(Path(path), tuple(cells), tuple(exercises), answer_of)
 
 
-def strip_hidden(source: str) -> str:
-    """``source`` without its hidden-test blocks (what the student's copy shows)."""
-    return _HIDDEN.sub("", source)
+def _marker(word: str, anywhere: bool) -> re.Pattern:
+    return re.compile((r"###\s*" if anywhere else r"[ \t]*###\s*") + word + " HIDDEN TESTS")
+
+
+_BEGIN, _END = _marker("BEGIN", False), _marker("END", False)
+_BEGIN_ANYWHERE, _END_ANYWHERE = _marker("BEGIN", True), _marker("END", True)
+
+
+def strip_hidden(source: str, note: str = "", *, anywhere: bool = False,
+                 cut_unterminated: bool = False) -> str:
+    """``source`` with every ``### BEGIN/END HIDDEN TESTS`` block (marker lines included)
+    replaced by ``note`` (what the student's copy shows). Markers start a line, or with
+    ``anywhere`` may follow code on it; a block without its end is kept, or with
+    ``cut_unterminated`` cut to the end. One pass over the lines: linear in the text, however
+    a submission repeats the markers."""
+    begin, end = (_BEGIN_ANYWHERE, _END_ANYWHERE) if anywhere else (_BEGIN, _END)
+    find = (lambda pattern, line: pattern.search(line)) if anywhere else \
+        (lambda pattern, line: pattern.match(line))
+    out: list[str] = []
+    block: list[str] | None = None
+    for line in source.splitlines(keepends=True):
+        if block is None:
+            if find(begin, line):
+                block = [line]
+            else:
+                out.append(line)
+        else:
+            block.append(line)
+            if find(end, line):
+                block = None
+                out.append(note)
+    if block is not None:
+        out.append(note if cut_unterminated else "".join(block))
+    return "".join(out)
 
 
 def _same_code(a: str, b: str) -> bool:
@@ -223,6 +280,18 @@ def assemble(source: SourceNotebook, submission: dict) -> Assembled:
             else:
                 cells.append(Cell(ANSWER, _text(raw.get("source")), ref.grade_id, 0.0,
                                   copy.deepcopy(ref.metadata), True))
+        elif ref.kind == WRITTEN:
+            # the student's text, never the source's (which holds the model answer)
+            text = ""
+            if raw is None:
+                notes.append(f"the written answer cell '{ref.grade_id}' was deleted from the notebook")
+            else:
+                text = _text(raw.get("source"))
+                if raw.get("cell_type") != "markdown":
+                    notes.append(f"the written answer cell '{ref.grade_id}' was turned into a "
+                                 f"{raw.get('cell_type')} cell; its text was kept as the answer")
+            cells.append(Cell(WRITTEN, sanitise(text), ref.grade_id, ref.points,
+                              copy.deepcopy(ref.metadata), True))
         elif ref.grade_id:
             if raw is None and ref.kind in (TEST, SETUP):
                 label = "test" if ref.kind == TEST else "locked"
@@ -241,7 +310,7 @@ def to_notebook(cells: list[Cell], outputs: dict[int, list], counts: dict[int, i
 
     nb_cells = []
     for index, cell in enumerate(cells):
-        if cell.kind == MARKDOWN:
+        if cell.kind in (MARKDOWN, WRITTEN):
             new = new_markdown_cell(cell.source)
         else:
             new = new_code_cell(cell.source)

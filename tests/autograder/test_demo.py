@@ -40,11 +40,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoOutcome:
     return run_demo(root / "out", notebooks_dir=root / "notebooks", progress=False)
 
 
-def _tests(assignment: str) -> list[tuple[str, float]]:
+def _graded(assignment: str, written: bool) -> list[tuple[str, float]]:
     (source,) = sorted((SOLUTIONS_DIR / assignment).glob("*.ipynb"))
     nb = nbformat.read(source, as_version=4)
     return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+            and (c.cell_type != "code") == written]
+
+
+def _tests(assignment: str) -> list[tuple[str, float]]:
+    """The autograded test cells of an assignment."""
+    return _graded(assignment, written=False)
 
 
 def test_every_submission_gets_its_expected_grade(demo: DemoOutcome) -> None:
@@ -63,8 +69,16 @@ def test_gradebook_rows_and_statuses(demo: DemoOutcome) -> None:
     by_id = {(r["student_id"], r["assignment"]): r for r in rows}
     for assignment in demo.assignments:
         full = sum(points for _, points in _tests(assignment))
-        assert float(by_id[("correct", assignment)]["score"]) == full
-        assert float(by_id[("blank", assignment)]["score"]) == 0
+        correct, blank = by_id[("correct", assignment)], by_id[("blank", assignment)]
+        assert float(correct["score"]) == full
+        assert float(blank["score"]) == 0
+        # written answers: pending for a TA when answered, 0 when left blank
+        written = _graded(assignment, written=True)
+        assert float(correct["pending"]) == sum(points for _, points in written)
+        assert float(blank["pending"]) == 0
+        for grade_id, _ in written:
+            column = f"{correct['notebook']}:{grade_id}"
+            assert (correct[column], blank[column]) == ("needs manual grading", "0")
     cases = {r["student_id"]: r for r in rows if r["student_id"].startswith("case-")}
     assert set(cases) == set(CASE_STATUS)
     assert {s: r["status"] for s, r in cases.items()} == CASE_STATUS

@@ -4,6 +4,7 @@ nbgrader workflow on the same course files."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import NBGRADER_CONFIG
+from autograder import NBGRADER_CONFIG, REPO_ROOT
 from autograder.gradebook import (
     COURSE_ID, load_results, read_csv, save_results, write_grade_files,
 )
@@ -94,7 +95,7 @@ def test_nbgrader_export_reads_our_gradebook_with_status(course: Path, tmp_path:
     proc = subprocess.run(
         [sys.executable, "-m", "nbgrader", "export", f"--db=sqlite:///{db}", f"--to={export}",
          "--exporter=autograder.gradebook.StatusCsvExportPlugin", "--log-level=WARN"],
-        cwd=NBGRADER_CONFIG.parent, env=_nbgrader_env(), capture_output=True, text=True)
+        cwd=REPO_ROOT, env=_nbgrader_env(), capture_output=True, text=True)    # as the README says
     assert proc.returncode == 0, proc.stderr
     rows = {r["student_id"]: r for r in read_csv(export)}
     assert rows["ann"]["score"] == "2.0" and rows["ann"]["status"] == OK
@@ -102,20 +103,39 @@ def test_nbgrader_export_reads_our_gradebook_with_status(course: Path, tmp_path:
     assert "bad JSON" in rows["bob"]["reason"]
 
 
-def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = _nbgrader_env()
-    env["BACKPROP_LAB_COURSE_ROOT"] = str(course)
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
-                          cwd=NBGRADER_CONFIG.parent, env=env, capture_output=True, text=True)
+def _readme_plain_commands() -> list[list[str]]:
+    """The nbgrader commands of the README's plain-nbgrader section, in order."""
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index("### Plain nbgrader"):]
+    block = section[section.index("```bash") + 7:]
+    block = block[:block.index("```")]
+    return [line.split("#")[0].split() for line in block.splitlines() if line.startswith("nbgrader ")]
 
 
 @pytest.mark.slow
-def test_plain_nbgrader_workflow_still_works(course: Path) -> None:
-    """Do nbgrader's own generate_assignment, autograde, generate_feedback and export work on
-    the course files, with feedback that hides the hidden tests?"""
-    proc = _nbgrader(course, "generate_assignment", "00_example", "--force")
-    assert proc.returncode == 0, proc.stderr
+def test_plain_nbgrader_workflow_as_the_readme_says(course: Path) -> None:
+    """Run from a course's root with its nbgrader_config.py, do the README's plain-nbgrader
+    commands work as written: generate (keeping other files of the release folder), autograde
+    (warning about checksums only for test cells with hidden tests, as the README explains),
+    feedback without hidden tests, and export to grades.csv in the root?"""
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    (course / "autograder").mkdir()
+    shutil.copy(NBGRADER_CONFIG, course / "autograder" / "nbgrader_config.py")
+    commands = [[arg.replace("01_gradients", "00_example") for arg in cmd] for cmd in _readme_plain_commands()]
+    assert [cmd[1] for cmd in commands] == ["generate_assignment", "autograde", "generate_feedback", "export"]
+    env = {k: v for k, v in _nbgrader_env().items() if k != "BACKPROP_LAB_COURSE_ROOT"}
+
+    def run(cmd: list[str]) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", *cmd], cwd=course, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}"
+        return proc
+
+    extra = course / "notebooks" / "00_example" / "data.csv"
+    extra.parent.mkdir(parents=True)
+    extra.write_text("x\n1\n")
+    run(commands[0])
     released = course / "notebooks" / "00_example" / "example.ipynb"
+    assert extra.read_text() == "x\n1\n" and (course / "gradebook.db").is_file()
     nb = nbformat.read(released, as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
@@ -125,12 +145,17 @@ def test_plain_nbgrader_workflow_still_works(course: Path) -> None:
     nbformat.write(nb, submitted)
     shutil.copytree(submitted.parent, course / "submitted" / "bob" / "00_example")
     shutil.copy(released, course / "submitted" / "bob" / "00_example" / "example.ipynb")
-    for step in (["autograde", "00_example", "--create"], ["generate_feedback", "00_example"],
-                 ["export", f"--to={course / 'export.csv'}"]):
-        proc = _nbgrader(course, *step)
-        assert proc.returncode == 0, f"nbgrader {step[0]} failed:\n{proc.stdout}{proc.stderr}"
-    rows = {r["student_id"]: r for r in read_csv(course / "export.csv")}
+    log = run(commands[1]).stderr
+    warned = re.findall(r"Attribute 'checksum' for cell (\w+) has changed", log)
+    with_hidden = [c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(_source(course), as_version=4).cells
+                   if "BEGIN HIDDEN TESTS" in c.source]
+    assert sorted(warned) == sorted(with_hidden * 2), log          # two students, no other warning
+    assert "Attribute 'checksum' for cell test_… has changed!" in (REPO_ROOT / "README.md").read_text()
+    run(commands[2])
+    run(commands[3])
+    rows = {r["student_id"]: r for r in read_csv(course / "grades.csv")}
     assert (rows["ann"]["score"], rows["bob"]["score"]) == ("2.0", "0.0")
     feedback = (course / "feedback" / "ann" / "00_example" / "example.html").read_text()
     assert "relu" in feedback and HIDDEN_LINE not in feedback
-    assert json.loads(released.read_text())["cells"]  # the release is still a notebook
+    run(commands[0])                                    # regenerating keeps the other file
+    assert extra.is_file() and json.loads(released.read_text())["cells"]
