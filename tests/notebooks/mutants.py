@@ -36,9 +36,10 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tests.notebooks.mutation_rules import KINDS, rewrites  # noqa: F401 - KINDS re-exported
+from tests.notebooks.mutation_rules import KINDS, containers, rewrites
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+__all__ = ["KINDS", "Mutant", "mutants", "solution_lines"]
 
 
 
@@ -91,8 +92,8 @@ class _Replace(ast.NodeTransformer):
 
 
 def _enclosing_functions(tree: ast.Module) -> dict[int, str]:
-    """Preorder position -> name of the top-level function the node belongs to."""
-    owner, position = {}, 0
+    """Preorder position (the module itself is 0) -> name of the top-level function the node is in."""
+    owner, position = {}, 1
     for top in tree.body:
         for _ in _preorder(top):
             if isinstance(top, ast.FunctionDef):
@@ -107,6 +108,7 @@ def mutants(source: str) -> list[Mutant]:
     tree = ast.parse(source)
     owner = _enclosing_functions(tree)
     lines = set().union(*regions) if regions else set()
+    skip = {f.name: containers(f) for f in tree.body if isinstance(f, ast.FunctionDef)}
     original = ast.unparse(tree)
     seen, found = {original}, []
     for position, node in enumerate(_preorder(tree)):
@@ -114,7 +116,7 @@ def mutants(source: str) -> list[Mutant]:
             continue
         if not (isinstance(node, ast.stmt) or node.end_lineno in lines):
             continue
-        for kind, replacement in rewrites(node):
+        for kind, replacement in rewrites(node, skip[owner[position]]):
             if replacement is None and not isinstance(node, ast.stmt):
                 continue
             new = ast.fix_missing_locations(_Replace(position, replacement or ast.Pass()).visit(copy.deepcopy(tree)))

@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from autograder import SOLUTIONS_DIR  # noqa: E402
 from autograder.engine.source import strip_hidden  # noqa: E402
 from tests.notebooks.cellnames import bound_names, free_names  # noqa: E402
-from tests.notebooks.mutants import Mutant, mutants  # noqa: E402
+from tests.notebooks.mutants import KINDS, Mutant, mutants  # noqa: E402
 from tests.notebooks.recorder import Recorder  # noqa: E402
 from utils.testing import DEFAULT_SEED, SEED_VARIABLE  # noqa: E402
 
@@ -94,6 +94,15 @@ class Report:
                 f"{len(self.by('untested'))} change the answer untested, {len(self.by('equivalent'))} "
                 f"equivalent ({len(self.outcomes)} mutants, {self.seconds:.1f} s)")
 
+    def by_kind(self) -> str:
+        """Visible kills / answer-changing mutants for each kind of mistake, on one line."""
+        parts = []
+        for kind in KINDS:
+            mine = [o for o in self.outcomes if o.mutant.kind == kind and o.verdict != "equivalent"]
+            if mine:
+                parts.append(f"{kind} {sum(o.verdict == 'visible' for o in mine)}/{len(mine)}")
+        return "  by kind: " + ", ".join(parts)
+
 
 @dataclass(frozen=True)
 class _Cell:
@@ -129,6 +138,7 @@ class NotebookSession:
                  seed: str = str(DEFAULT_SEED)) -> None:
         self.name, self.cwd, self.seed = name, Path(cwd), seed
         self.cells = self._needed(self._parse(nb))
+        self._check_self_contained()
         self.ns: dict = {"__name__": "__main__"}
         with self._context():
             for cell in self.cells:
@@ -169,6 +179,18 @@ class NotebookSession:
                     needed.add(cell.index)
                     changed = True
         return [c for c in cells if c.index in needed]
+
+    def _check_self_contained(self) -> None:
+        """Refuse a test cell that reads a name only an earlier test cell binds: each mutant runs just
+        the tests that reach it, so such a test would fail for every mutant and hide survivors."""
+        for test in (c for c in self.cells if c.kind == "test"):
+            earlier = [c for c in self.cells if c.index < test.index]
+            from_tests = test.uses - set().union(*(c.binds for c in earlier if c.kind != "test"))
+            for other in earlier:
+                if other.kind == "test" and other.binds & from_tests:
+                    names = ", ".join(sorted(other.binds & from_tests))
+                    raise RuntimeError(f"{self.name}: test cell {test.grade_id} reads {names}, bound only by "
+                                       f"the test cell {other.grade_id}; make each test cell self-contained")
 
     def answers(self) -> list[str]:
         """The grade_ids of the answer cells, in notebook order."""
@@ -315,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         report = session(assignment).report()
         survivors += len(report.survivors)
         print(report.summary())
+        if args.verbose:
+            print(report.by_kind())
         for verdict in shown if args.verbose else ():
             for outcome in report.by(verdict):
                 print(f"  [{verdict}] {outcome}")

@@ -35,28 +35,52 @@ def _negated(node: ast.expr) -> ast.expr:
     return ast.UnaryOp(op=ast.USub(), operand=copy.deepcopy(node))
 
 
-def _each_returned(value: ast.expr, rewrite: Callable[[ast.expr], ast.expr]) -> Iterator[ast.expr]:
+_CONTAINERS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def containers(function: ast.FunctionDef) -> frozenset[str]:
+    """Names the function binds to a list, dict or set (``order = []``): negating or transposing one
+    is a crash, not a mistake worth a mutant."""
+    names = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and (
+                isinstance(node.value, _CONTAINERS)
+                or isinstance(node.value, ast.BinOp) and isinstance(node.value.left, ast.List)):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return frozenset(names)
+
+
+def _each_returned(value: ast.expr, rewrite: Callable[[ast.expr], ast.expr],
+                   skip: frozenset[str]) -> Iterator[ast.expr]:
     """A return value with one of its parts rewritten: each element of a tuple or each value of a
-    dict literal in turn, else the whole value."""
-    if isinstance(value, ast.Tuple):
-        for index in range(len(value.elts)):
+    dict literal in turn, else the whole value (the element of a comprehension); never a container."""
+    parts = value.elts if isinstance(value, ast.Tuple) else value.values if isinstance(value, ast.Dict) else None
+    if parts is None:
+        yield from _rewritten(value, rewrite, skip)
+        return
+    for index in range(len(parts)):
+        for part in _rewritten(parts[index], rewrite, skip):
             new = copy.deepcopy(value)
-            new.elts[index] = rewrite(value.elts[index])
+            (new.elts if isinstance(value, ast.Tuple) else new.values)[index] = part
             yield new
-    elif isinstance(value, ast.Dict):
-        for index in range(len(value.values)):
-            new = copy.deepcopy(value)
-            new.values[index] = rewrite(value.values[index])
-            yield new
-    else:
+
+
+def _rewritten(value: ast.expr, rewrite: Callable[[ast.expr], ast.expr], skip: frozenset[str]) -> Iterator[ast.expr]:
+    if isinstance(value, (ast.ListComp, ast.DictComp)):
+        field = "elt" if isinstance(value, ast.ListComp) else "value"
+        new = copy.deepcopy(value)
+        setattr(new, field, rewrite(getattr(value, field)))
+        yield new
+    elif not isinstance(value, (*_CONTAINERS, ast.Tuple)) and not (isinstance(value, ast.Name) and value.id in skip):
         yield rewrite(value)
 
 
-def rewrites(node: ast.AST) -> Iterator[tuple[str, ast.AST | None]]:
-    """(kind, replacement) for every typical mistake at ``node`` (None deletes a statement)."""
+def rewrites(node: ast.AST, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, ast.AST | None]]:
+    """(kind, replacement) for every typical mistake at ``node`` (None deletes a statement);
+    returned names in ``skip`` (see :func:`containers`) are neither negated nor transposed."""
     if isinstance(node, ast.Return) and node.value is not None:
         for kind, rewrite in (("sign", _negated), ("transpose", _transposed)):
-            for value in _each_returned(node.value, rewrite):
+            for value in _each_returned(node.value, rewrite, skip):
                 yield kind, ast.Return(value=value)
     elif isinstance(node, ast.Attribute) and node.attr == "T":
         yield "transpose", copy.deepcopy(node.value)

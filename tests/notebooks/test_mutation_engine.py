@@ -169,6 +169,15 @@ def test_a_solution_that_fails_its_own_tests_is_refused(tmp_path: Path) -> None:
         NotebookSession(nb, tmp_path, "toy")
 
 
+def test_a_test_that_needs_another_test_is_refused(tmp_path: Path) -> None:
+    """Is a test cell that reads a name bound only by an earlier test cell refused, naming both?"""
+    nb = _notebook(_answer_cell("double", "return 2 * x"),
+                   _test_cell("test_a", "expected = 4\nassert double(2) == expected"),
+                   _test_cell("test_b", "assert double(2) == expected"))
+    with pytest.raises(RuntimeError, match="test cell test_b reads expected, bound only by the test cell test_a"):
+        NotebookSession(nb, tmp_path, "toy")
+
+
 def test_only_the_cells_the_tests_need_are_run(tmp_path: Path) -> None:
     """Are demo cells that no test needs (a slow training loop) left out, and needed helpers kept?"""
     nb = _notebook(
@@ -224,3 +233,14 @@ def test_a_leak_between_mutants_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(RuntimeError, match="the unmutated noisy is judged 'untested'"):
         NotebookSession(nb, tmp_path, "toy").report()
+
+
+def test_a_returned_container_is_not_negated_but_its_entries_are() -> None:
+    """Are a returned list (which -order would only crash) left alone, and the values of a returned
+    dict comprehension negated and transposed instead?"""
+    source = ("def f(params):\n" + _answer("order = []\norder.append(1)\nreturn order") + "\n\n"
+              "def g(params):\n" + _answer("return {k: 2 * v for k, v in params.items()}"))
+    found = {(m.function, m.kind, m.after) for m in mutants(source)}
+    assert not any(function == "f" and kind in ("sign", "transpose") for function, kind, _ in found)
+    assert ("g", "sign", "return {k: -(2 * v) for k, v in params.items()}") in found
+    assert ("g", "transpose", "return {k: (2 * v).T for k, v in params.items()}") in found

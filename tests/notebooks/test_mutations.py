@@ -9,6 +9,8 @@ catches are listed by ``python -m tests.notebooks.mutation -v``, not failed here
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 
@@ -55,3 +57,22 @@ def test_every_answer_changing_mutant_fails_a_visible_test(assignment: str, answ
     if report.survivors:
         pytest.fail(f"{report.summary()}\nSurvivors (only the hidden tests catch them):\n"
                     + "\n".join(f"  {outcome}" for outcome in report.survivors), pytrace=False)
+
+
+@pytest.mark.slow
+def test_the_score_command_prints_one_line_per_notebook(capsys) -> None:
+    """Does ``python -m tests.notebooks.mutation 02_jacobians`` print the notebook's score (visible kills
+    out of the answer-changing mutants) and exit 1 exactly when a mutant survives?"""
+    from tests.notebooks.mutation import main
+
+    code = main(["-v", "02_jacobians"])
+    out = capsys.readouterr().out
+    found = re.match(r"02_jacobians: (\d+)/(\d+) answer-changing mutants killed by the visible tests "
+                     r"\(\d+%\); (\d+) survive to the hidden tests, \d+ change the answer untested, "
+                     r"\d+ equivalent \((\d+) mutants", out)
+    assert found, out
+    killed, changing, survivors, total = map(int, found.groups())
+    assert 0 < killed <= changing <= total
+    assert code == (1 if survivors else 0)
+    assert out.count("[hidden]") == survivors
+    assert re.search(r"^  by kind: transpose \d+/\d+, sign \d+/\d+", out, re.M), out
