@@ -180,6 +180,8 @@ def test_a_score_given_in_formgrader_reaches_the_gradebook(lab, page, tmp_path: 
     page.click("a.name-shown:text-is('ann')")
     box = page.locator("input.score#written_delta")
     box.wait_for()
+    # formgrader binds its score boxes once it has loaded the grades
+    page.wait_for_function("() => window.formgrader && formgrader.grades && formgrader.grades.loaded")
     text = page.inner_text("body")
     assert "Reuse it:" in text and "<script>alert('x')</script>" in text     # shown, not run
     with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT") as put:

@@ -33,6 +33,10 @@ EXERCISES = {  # answer cell -> (exercise number, visible test, points)
     "gradient_descent": ("1.6", "test_gradient_descent", 2),
 }
 TESTS = [test for _, test, _ in EXERCISES.values()]
+WRITTEN = {"written_why_backprop": 2}  # markdown answers the TA grades by hand
+DERIVATIONS = {"cube_derivative": "cube_derivation", "quadratic_form_gradient": "quadratic_derivation",
+               "sigmoid_derivative": "sigmoid_derivation",
+               "softmax_cross_entropy_gradient": "softmax_derivation"}
 DEMO_CELLS = ("tangent_plot", "bowl_plot", "step_size_plot", "checker_diagnoses", "example_sigmoid_neuron",
               "softmax_example", "learning_rate_plot")
 """Code cells that only show or plot: no test may depend on them, so planted runs skip them."""
@@ -45,9 +49,14 @@ planted_runs = planted_notebooks_fixture(ASSIGNMENT, MISTAKES, skip=DEMO_CELLS)
 
 # ------------------------------------------------------------------------ structure (fast)
 
+def code_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` without its markdown cells (the written answers are markdown)."""
+    return nbformat.v4.new_notebook(cells=[c for c in nb.cells if c.cell_type == "code"], metadata=nb.metadata)
+
+
 def test_answer_cells_are_task_named_stubs(source: nbformat.NotebookNode) -> None:
     """Is every answer cell one documented top-level def ending in its task-named stub?"""
-    answers = cells_with(source, "solution")
+    answers = cells_with(code_only(source), "solution")
     assert [meta(c)["grade_id"] for c in answers] == list(EXERCISES)
     for cell in answers:
         grade_id = meta(cell)["grade_id"]
@@ -57,7 +66,38 @@ def test_answer_cells_are_task_named_stubs(source: nbformat.NotebookNode) -> Non
 
 def test_every_exercise_has_a_graded_test_with_a_hidden_part(source: nbformat.NotebookNode) -> None:
     """Does each exercise have a pointed test with a docstring, a literal seed and fresh hidden inputs?"""
-    assert_graded_tests(source, {test: points for _, test, points in EXERCISES.values()}, total=10)
+    assert_graded_tests(code_only(source), {test: points for _, test, points in EXERCISES.values()}, total=10)
+
+
+def test_written_question_is_manually_graded_and_leaves_80_percent_auto(source: nbformat.NotebookNode) -> None:
+    """Is the written question a TA-graded markdown answer with a model answer, released as
+    'YOUR ANSWER HERE', and do at least 80% of the points stay auto-graded?"""
+    released = nbformat.read(release_path(ASSIGNMENT), as_version=4)
+    for grade_id, points in WRITTEN.items():
+        cell = cell_by_grade_id(source, grade_id)
+        assert cell.cell_type == "markdown" and meta(cell)["points"] == points
+        assert meta(cell)["grade"] and meta(cell)["solution"] and not meta(cell)["locked"]
+        assert cell.source.startswith("*Model answer.*")
+        assert cell_by_grade_id(released, grade_id).source.strip() == "YOUR ANSWER HERE"
+    auto = sum(points for _, _, points in EXERCISES.values())
+    assert auto / (auto + sum(WRITTEN.values())) >= 0.8
+
+
+def test_derivations_come_after_their_tests(source: nbformat.NotebookNode) -> None:
+    """Is each full derivation a collapsed block right after its exercise's test, with the final
+    formula absent from the exercise's statement and docstring?"""
+    ids = [meta(c).get("grade_id") for c in source.cells]
+    statements = {"cube_derivative": "derivative_md", "quadratic_form_gradient": "quadratic_md",
+                  "sigmoid_derivative": "sigmoid_md", "softmax_cross_entropy_gradient": "softmax_md"}
+    finals = {"cube_derivative": "3x^2", "quadratic_form_gradient": "(A + A^T)",
+              "sigmoid_derivative": r"(1 - \sigma(x))", "softmax_cross_entropy_gradient": r"\mathbf{p} - \mathbf{y}"}
+    for answer, derivation in DERIVATIONS.items():
+        assert ids.index(derivation) == ids.index(EXERCISES[answer][1]) + 1
+        assert "<details>" in cell_by_grade_id(source, derivation).source
+        assert finals[answer] in cell_by_grade_id(source, derivation).source
+        above = cell_by_grade_id(source, statements[answer]).source + cell_by_grade_id(source, answer).source
+        assert finals[answer] not in above, answer
+    assert "sigma(z) (1 - sigma(z))" not in cell_by_grade_id(source, "sigmoid_derivative").source
 
 
 def test_demo_cells_are_neither_answers_nor_tests(source: nbformat.NotebookNode) -> None:
@@ -126,6 +166,10 @@ def test_step_size_study_shows_truncation_and_rounding(executed_solution: tuple)
     assert 1e-7 <= best["central, float64"][0] <= 1e-4 and best["central, float64"][1] < 1e-9
     assert best["forward, float64"][0] < best["central, float64"][0]
     assert best["central, float32"][1] > 1e3 * best["central, float64"][1]
+    measured = re.search(r"off by (\S+) in float64 and by (\S+) in float32, (\S+) times more", text)
+    assert measured, "the float32/float64 comparison is computed and printed, not quoted"
+    assert float(measured.group(1)) == pytest.approx(best["central, float64"][1], rel=0.5)
+    assert float(measured.group(2)) == pytest.approx(best["central, float32"][1], rel=0.5)
 
 
 @pytest.mark.slow
@@ -165,6 +209,7 @@ def test_release_errors_only_at_stubs(executed_release: nbformat.NotebookNode) -
     """Does the released notebook fail only with the stubs' NotImplementedError, every test included?"""
     failed_ids = assert_release_fails_only_at_stubs(executed_release, {n for n, _, _ in EXERCISES.values()})
     assert set(TESTS) <= failed_ids
+    assert not cell_figures(executed_release, "tangent_plot"), "no half-drawn figure under an unfinished exercise"
 
 
 @pytest.mark.slow

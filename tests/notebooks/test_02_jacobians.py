@@ -37,6 +37,15 @@ STUBS = {cell: {name: number for name in (VJP_FUNCTIONS if cell == "vector_jacob
          for cell, (number, _, _) in EXERCISES.items()}
 """Answer cell -> {function it defines: exercise number}."""
 TESTS = [test for _, test, _ in EXERCISES.values()]
+WRITTEN = {"written_shape_convention": 2}  # markdown answers the TA grades by hand
+DERIVATIONS = {  # answer -> (its statement, the derivation after its test, the final formula it reveals)
+    "sigmoid_jacobian": ("activation_md", "sigmoid_jacobian_derivation", r"\text{diag}(\mathbf{f}'(\mathbf{z}))"),
+    "affine_jacobians": ("affine_md", "affine_derivation", r"(W\mathbf{x} + \mathbf{b}) = W"),
+    "dot_jacobian": ("dot_md", "dot_derivation", r"= \mathbf{h}^T"),
+    "softmax_jacobian": ("softmax_md", "softmax_derivation", r"\text{diag}(\mathbf{p}) - \mathbf{p}\mathbf{p}^T"),
+    "weight_gradient": ("weight_gradient_md", "weight_gradient_derivation", r"\delta^T}_{n \times 1}"),
+    "vector_jacobian_products": ("vjp_md", "vjp_derivation", r"\mathbf{p} \circ \left(\mathbf{v} - \mathbf{v}^T\mathbf{p}\right)"),
+}
 DEMO_CELLS = ("small_example", "example_relu_cases", "example_ds_db", "jacobian_heatmaps",
               "example_entry_by_entry", "example_l2_norm", "vjp_timing")
 """Code cells that only show or plot: no test may depend on them, so planted runs skip them."""
@@ -49,9 +58,14 @@ planted_runs = planted_notebooks_fixture(ASSIGNMENT, MISTAKES, skip=DEMO_CELLS)
 
 # ------------------------------------------------------------------------ structure (fast)
 
+def code_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` without its markdown cells (the written answers are markdown)."""
+    return nbformat.v4.new_notebook(cells=[c for c in nb.cells if c.cell_type == "code"], metadata=nb.metadata)
+
+
 def test_answer_cells_are_task_named_stubs(source: nbformat.NotebookNode) -> None:
     """Is every answer cell one documented top-level def ending in its task-named stub?"""
-    answers = cells_with(source, "solution")
+    answers = cells_with(code_only(source), "solution")
     assert [meta(c)["grade_id"] for c in answers] == list(EXERCISES)
     for cell in answers:
         grade_id = meta(cell)["grade_id"]
@@ -62,7 +76,48 @@ def test_answer_cells_are_task_named_stubs(source: nbformat.NotebookNode) -> Non
 
 def test_every_exercise_has_a_graded_test_with_a_hidden_part(source: nbformat.NotebookNode) -> None:
     """Does each exercise have a pointed test with a docstring, a literal seed and fresh hidden inputs?"""
-    assert_graded_tests(source, {test: points for _, test, points in EXERCISES.values()}, total=12)
+    assert_graded_tests(code_only(source), {test: points for _, test, points in EXERCISES.values()}, total=12)
+
+
+def test_written_question_is_manually_graded_and_leaves_80_percent_auto(source: nbformat.NotebookNode) -> None:
+    """Is the written question a TA-graded markdown answer with a model answer, released as
+    'YOUR ANSWER HERE', and do at least 80% of the points stay auto-graded?"""
+    released = nbformat.read(release_path(ASSIGNMENT), as_version=4)
+    for grade_id, points in WRITTEN.items():
+        cell = cell_by_grade_id(source, grade_id)
+        assert cell.cell_type == "markdown" and meta(cell)["points"] == points
+        assert meta(cell)["grade"] and meta(cell)["solution"] and not meta(cell)["locked"]
+        assert cell.source.startswith("*Model answer.*")
+        assert cell_by_grade_id(released, grade_id).source.strip() == "YOUR ANSWER HERE"
+    auto = sum(points for _, _, points in EXERCISES.values())
+    assert auto / (auto + sum(WRITTEN.values())) >= 0.8
+
+
+def test_derivations_come_after_their_tests(source: nbformat.NotebookNode) -> None:
+    """Is each full derivation a collapsed block right after its exercise's test, its final formula
+    absent from the exercise's statement and docstring (and from the introduction)?"""
+    ids = [meta(c).get("grade_id") for c in source.cells]
+    for answer, (statement, derivation, final) in DERIVATIONS.items():
+        assert ids.index(derivation) == ids.index(EXERCISES[answer][1]) + 1
+        assert "<details>" in cell_by_grade_id(source, derivation).source
+        assert final in cell_by_grade_id(source, derivation).source, answer
+        above = cell_by_grade_id(source, statement).source + cell_by_grade_id(source, answer).source
+        assert final not in above + cell_by_grade_id(source, "intro").source, answer
+    for text in ("diag(p) - p p^T", "delta_i * x_j", "diag(sigma'(z))", "h^T"):
+        assert not any(text in c.source for c in cells_with(code_only(source), "solution")), text
+
+
+def test_visible_tests_use_non_square_shapes(source: nbformat.NotebookNode) -> None:
+    """Do the visible affine and weight-gradient tests use a W with distinct sizes (a transpose shows)?"""
+    for test_id in ("test_affine_jacobians", "test_weight_gradient"):
+        visible = cell_by_grade_id(source, test_id).source.split("### BEGIN HIDDEN TESTS")[0]
+        shape = re.search(r"W = rng\.normal\(size=\((\d+), (\d+)\)\)", visible).groups()
+        assert shape[0] != shape[1], test_id
+
+
+def test_no_figure_is_shown_twice(source: nbformat.NotebookNode) -> None:
+    """Does each cell call plt.show() at most once?"""
+    assert all(c.source.count("plt.show()") <= 1 for c in source.cells if c.cell_type == "code")
 
 
 def test_demo_cells_are_neither_answers_nor_tests(source: nbformat.NotebookNode) -> None:

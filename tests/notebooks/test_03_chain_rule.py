@@ -18,7 +18,7 @@ from autograder.mistakes import Mistake, load_mistakes  # noqa: E402
 from tests.notebooks.harness import (  # noqa: E402
     answer_stubs, assert_diagnosed, assert_mistakes_plant, assert_picture, assert_release_fails_only_at_stubs,
     assert_runs_cleanly, cell_by_grade_id, cells_with, error_text, exec_cells, executed_release_fixture,
-    executed_solution_fixture, figures, meta, planted_tests_fixture, printed, source_fixture,
+    executed_solution_fixture, figures, meta, planted_tests_fixture, printed, release_path, source_fixture,
 )
 from utils.graph import Graph, path_sum_gradients  # noqa: E402
 
@@ -26,32 +26,46 @@ ASSIGNMENT = "03_chain_rule"
 MISTAKES = load_mistakes(ASSIGNMENT)
 GATE_RULES = ("add_backward", "mul_backward", "max_backward", "exp_backward",
               "inverse_backward", "sigmoid_backward")
+ENGINE = ("topological_order", "backward_pass")
+WRITTEN = {"written_delta_reuse": 2, "written_dead_relu": 2}
 
 
 source = source_fixture(ASSIGNMENT)
 executed_solution = executed_solution_fixture(ASSIGNMENT)
 executed_release = executed_release_fixture(ASSIGNMENT)
-planted_runs = planted_tests_fixture(ASSIGNMENT, MISTAKES, keep=("setup", "seed"))
+planted_runs = planted_tests_fixture(ASSIGNMENT, MISTAKES, keep=("setup", "seed", "checker_imports"))
+
+
+@pytest.fixture(scope="module")
+def released() -> nbformat.NotebookNode:
+    """The student notebook, as released (not executed)."""
+    return nbformat.read(release_path(ASSIGNMENT), as_version=4)
+
+
+def code_cells_with(nb: nbformat.NotebookNode, key: str) -> list[nbformat.NotebookNode]:
+    """cells_with, less the written (markdown) answers: the code answers or the code tests."""
+    return [c for c in cells_with(nb, key) if c.cell_type == "code"]
 
 
 @pytest.fixture(scope="module")
 def solution(source: nbformat.NotebookNode) -> dict:
     """The solution's exercise functions, executed outside a kernel."""
-    return exec_cells(cells_with(source, "solution"))
+    return exec_cells(code_cells_with(source, "solution"))
 
 
 # --------------------------------------------------------------------- structure (fast)
 
 def test_structure_follows_the_conventions(source: nbformat.NotebookNode) -> None:
     """Does every answer end in its task-named stub and every test carry points and a docstring?"""
-    answers = cells_with(source, "solution")
-    assert len(answers) == 9
+    answers = code_cells_with(source, "solution")
+    assert len(answers) == 11
     for number, cell in enumerate(answers, start=1):
         assert answer_stubs(cell) == {meta(cell)["grade_id"]: f"3.{number}"}, "one def named like its cell"
         docstring = cell.source.split('"""')[1]
-        assert "Args:" in docstring and "Returns:" in docstring and "shape" in docstring
-    tests = cells_with(source, "grade")
-    assert sum(meta(c)["points"] for c in tests) == 20
+        assert "Args:" in docstring and "Returns:" in docstring
+        assert "shape" in docstring or meta(cell)["grade_id"] in ENGINE
+    tests = code_cells_with(source, "grade")
+    assert sum(meta(c)["points"] for c in tests) == 25
     for cell in tests:
         grade_id = meta(cell)["grade_id"]
         assert re.fullmatch(r"test_[a-z0-9_]+", grade_id)
@@ -68,14 +82,69 @@ def test_structure_follows_the_conventions(source: nbformat.NotebookNode) -> Non
     assert all(not c.get("outputs") for c in source.cells if c.cell_type == "code")
 
 
+def test_written_questions_are_manually_graded(source: nbformat.NotebookNode) -> None:
+    """Are the written questions markdown answer cells for the TA (points, model answer), and do
+    at least 80% of the points stay auto-graded?"""
+    written = {meta(c)["grade_id"]: c for c in cells_with(source, "grade") if c.cell_type == "markdown"}
+    assert {k: meta(c)["points"] for k, c in written.items()} == WRITTEN
+    for cell in written.values():
+        assert meta(cell)["solution"] and not meta(cell)["locked"]
+        assert meta(cell)["schema_version"] == 3
+        assert cell.source.startswith("*Model answer.*") and len(cell.source) > 300
+    auto = sum(meta(c)["points"] for c in code_cells_with(source, "grade"))
+    assert auto / (auto + sum(WRITTEN.values())) >= 0.8
+
+
+def test_release_asks_the_written_questions(released: nbformat.NotebookNode) -> None:
+    """Does the student copy keep each question and replace each model answer with 'YOUR ANSWER HERE'?"""
+    for grade_id in WRITTEN:
+        cell = cell_by_grade_id(released, grade_id)
+        assert cell.cell_type == "markdown" and cell.source.strip() == "YOUR ANSWER HERE"
+        assert meta(cell)["grade"] and meta(cell)["solution"]
+    text = "\n".join(c.source for c in released.cells)
+    assert "Model answer" not in text and "Written question (2 points" in text
+
+
+def test_derivations_follow_their_tests(source: nbformat.NotebookNode) -> None:
+    """Is each full derivation revealed only after its exercise's test, and no final formula
+    (delta^T x^T, 2 h^T y, 2 X^T(...)) left above an exercise?"""
+    ids = [meta(c).get("grade_id") for c in source.cells]
+    for answer, derivation in (("hidden_jacobian", "hidden_jacobian_derivation"),
+                               ("score_backward", "score_backward_derivation"),
+                               ("sigmoid_backward", "sigmoid_derivation"),
+                               ("two_layer_backward", "two_layer_derivation")):
+        assert ids.index(derivation) == ids.index(f"test_{answer}") + 1
+        assert "<details>" in cell_by_grade_id(source, derivation).source
+    before = {"score_backward": "network_md", "two_layer_backward": "two_layer_exercise_md",
+              "sigmoid_backward": "sigmoid_md", "hidden_jacobian": "jacobian_md"}
+    for answer, statement in before.items():
+        text = cell_by_grade_id(source, statement).source + cell_by_grade_id(source, answer).source
+        for formula in (r"\delta^T x^T", "2h^Ty", r"1[z > 0])", r"(1 - \sigma(x))\,\sigma(x)",
+                        r"\mathrm{diag}(f'(z))\,W", "diag(f'(z)) @ W", "u o f'(z)"):
+            assert formula not in text, (answer, formula)
+
+
+def test_notes_motivation_and_layer_count_are_taught(source: nbformat.NotebookNode) -> None:
+    """Does the notebook say why to learn backprop (a leaky abstraction), count the layers of a
+    '2-layer net' by its weight matrices, and fix the notes' 'exactly 0.39' to 'more precisely'?"""
+    intro = cell_by_grade_id(source, "intro").source
+    assert "leaky abstraction" in intro and "training goes wrong" in intro
+    layers = cell_by_grade_id(source, "two_layer_md").source
+    assert "**2-layer net**" in layers and "count the layers that have weights" in layers
+    assert "draw_layered_network([3, 4, 2]" in cell_by_grade_id(source, "two_layer_figure").source
+    text = "\n".join(c.source for c in source.cells)
+    assert "exactly $0.39$" not in text and "more precisely $0.39$" in text
+
+
 def test_utils_graph_holds_no_gate_gradient(source: nbformat.NotebookNode) -> None:
-    """Does any line of a gate-rule solution appear in the utils.graph engine?"""
+    """Does any line of a gate-rule, topological-order or backward-pass solution appear in the
+    utils.graph engine?"""
     import utils.graph as graph_package
     from pathlib import Path
 
     engine = "\n".join(p.read_text() for p in Path(graph_package.__file__).parent.glob("*.py"))
     engine_lines = {line.strip() for line in engine.splitlines()}
-    for name in GATE_RULES:
+    for name in GATE_RULES + ENGINE:
         body = cell_by_grade_id(source, name).source.split("### BEGIN SOLUTION")[1]
         body = body.split("### END SOLUTION")[0]
         for line in filter(None, (raw.strip() for raw in body.splitlines())):
@@ -97,6 +166,29 @@ def _rules(solution: dict) -> dict:
     return {name.removesuffix("_backward"): solution[name] for name in GATE_RULES}
 
 
+def test_engine_solution_agrees_with_path_sums(solution: dict) -> None:
+    """On graphs with shared nodes and repeated inputs, do the solution's order and backward
+    pass give the path sums' gradients, each gate's rule called once?"""
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        g = Graph()
+        nodes = [g.input(f"x{k}", rng.normal()) for k in range(3)]
+        for _ in range(8):
+            a, b = (nodes[int(i)] for i in rng.integers(0, len(nodes), size=2))
+            nodes.append(getattr(g, str(rng.choice(["add", "mul", "max"])))(a, b))
+            nodes.append(g.sigmoid(nodes[-1]))
+        g.forward()
+        order = solution["topological_order"](g.inputs_of())
+        position = {name: k for k, name in enumerate(order)}
+        assert sorted(order) == sorted(g.nodes)
+        assert all(position[i] < position[n] for n, reads in g.inputs_of().items() for i in reads)
+        fast = g.backward(_rules(solution), solution["backward_pass"])
+        assert g.rule_calls == sum(n.is_gate for n in g.nodes.values())
+        slow = path_sum_gradients(g, _rules(solution))
+        for name, grad in slow.grads.items():
+            assert fast[name] == pytest.approx(grad, rel=1e-9, abs=1e-12)
+
+
 def test_scalar_chain_rule_is_6x() -> None:
     """Is dz/dx = 6x for z = 3y, y = x^2, by finite differences?"""
     for x in (-1.0, 0.5, 2.0):
@@ -111,7 +203,7 @@ def test_example_gives_2_5_0(solution: dict) -> None:
     x, y, z = g.input("x", 1.0), g.input("y", 2.0), g.input("z", 0.0)
     g.mul(g.add(x, y, name="a"), g.max(y, z, name="b"))
     assert g.forward() == 6.0
-    grads = g.backward(_rules(solution))
+    grads = g.backward(_rules(solution), solution["backward_pass"])
     assert (grads["x"], grads["y"], grads["z"]) == (2.0, 5.0, 0.0)
     assert (grads["a"], grads["b"]) == (2.0, 3.0)
 
@@ -122,7 +214,7 @@ def test_simple_example_gives_minus4_minus4_3(solution: dict) -> None:
     x, y, z = g.input("x", -2.0), g.input("y", 5.0), g.input("z", -4.0)
     g.mul(g.add(x, y), z)
     assert g.forward() == -12.0
-    grads = g.backward(_rules(solution))
+    grads = g.backward(_rules(solution), solution["backward_pass"])
     assert (grads["x"], grads["y"], grads["z"]) == (-4.0, -4.0, 3.0)
 
 
@@ -138,7 +230,7 @@ def test_sigmoid_neuron_numbers(solution: dict, one_gate: bool) -> None:
     else:
         g.inverse(g.add(g.exp(g.mul(dot, -1.0)), 1.0))
     assert round(g.forward(), 2) == 0.73
-    grads = g.backward(_rules(solution))
+    grads = g.backward(_rules(solution), solution["backward_pass"])
     assert [round(grads[n], 2) for n in ("w0", "w1", "w2")] == [-0.20, -0.39, 0.20]
     assert [round(grads[n], 2) for n in ("x0", "x1")] == [0.39, -0.59]
     if not one_gate:  # the lecture's backward steps 1) to 4)
@@ -169,7 +261,7 @@ def test_score_backward_reuses_delta_and_matches_path_sums(solution: dict) -> No
         terms.append(g.mul(g.input(f"u{i}", u[i]), g.sigmoid(z)))
     g.add(*terms)
     g.forward()
-    fast = g.backward(_rules(solution))
+    fast = g.backward(_rules(solution), solution["backward_pass"])
     slow = path_sum_gradients(g, _rules(solution))
     assert np.allclose([[fast[f"W{i}{j}"] for j in range(3)] for i in range(2)], grads["W"])
     assert np.allclose([[slow.grads[f"W{i}{j}"] for j in range(3)] for i in range(2)], grads["W"])
@@ -205,10 +297,10 @@ def test_tests_pass_on_the_solution_for_any_grading_seed(source, seed, monkeypat
     monkeypatch.setenv("BACKPROP_LAB_SEED", seed)
     namespace: dict = {}
     for cell in source.cells:
-        if cell.cell_type == "code" and (meta(cell).get("grade_id") in ("setup", "seed")
+        if cell.cell_type == "code" and (meta(cell).get("grade_id") in ("setup", "seed", "checker_imports")
                                          or meta(cell).get("solution")):
             exec(compile(cell.source, "setup", "exec"), namespace)  # noqa: S102
-    for cell in cells_with(source, "grade"):
+    for cell in code_cells_with(source, "grade"):
         exec(compile(cell.source, meta(cell)["grade_id"], "exec"), dict(namespace))  # noqa: S102
 
 
@@ -229,7 +321,7 @@ def test_solution_prints_the_worked_numbers(executed_solution) -> None:
                      "df/dx, df/dy, df/dz = 2.0 5.0 0.0", "f = 0.73",
                      "df/dw = [-0.2  -0.39  0.2 ]", "df/dx = [ 0.39 -0.59]",
                      "(df/dx, df/dy, df/dz) = (2, 5, 0) -- ok",
-                     "one sigmoid gate: f = 0.73, df/dw = (-0.20, -0.39, 0.20)",
+                     "f = 0.73, df/dw = (-0.20, -0.39, 0.20), df/dx = (0.39, -0.59) with both graphs -- ok",
                      "all four cases of the ReLU mask match the notes -- ok"):
         assert expected in text
     assert re.search(r"f +inverse +1\.00 +-0\.53\nadd\d +add +-0\.53 +-0\.53, -0\.53\n"
@@ -243,7 +335,7 @@ def test_figures_are_drawn(executed_solution) -> None:
     """Are the graph drawings and the reuse plot produced, each a non-blank picture?"""
     ran, _ = executed_solution
     pictures = figures(ran)
-    assert len(pictures) == 5
+    assert len(pictures) == 6
     for png in pictures:
         assert_picture(png, min_height=200, min_width=300)
 
@@ -251,10 +343,10 @@ def test_figures_are_drawn(executed_solution) -> None:
 @pytest.mark.slow
 def test_release_fails_only_at_the_stubs(executed_release) -> None:
     """Does the released notebook error only with the exercise stubs, and every test cell fail?"""
-    failed = assert_release_fails_only_at_stubs(executed_release, {f"3.{n}" for n in range(1, 10)})
-    assert failed >= {meta(c)["grade_id"] for c in cells_with(executed_release, "grade")}
+    failed = assert_release_fails_only_at_stubs(executed_release, {f"3.{n}" for n in range(1, 12)})
+    assert failed >= {meta(c)["grade_id"] for c in code_cells_with(executed_release, "grade")}
     assert not any(meta(c).get("solution") and error_text(c) for c in executed_release.cells)
-    assert len(figures(executed_release)) >= 1  # the forward-pass drawing needs no exercise
+    assert len(figures(executed_release)) == 2  # the forward pass and the 2-layer net need no exercise
 
 
 @pytest.mark.slow

@@ -1,4 +1,8 @@
-"""The scalar computational-graph engine: traversal, pluggable rules, path sums and drawing."""
+"""The scalar computational graph: forward values, pluggable rules and traversal, path sums, drawing.
+
+utils.graph holds neither the topological sort nor the backward pass (notebook 3's exercises);
+these tests pass in a reference traversal written here, by a different method than the notebook's
+(Kahn's algorithm: repeatedly take a node whose consumers are all done)."""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import utils.graph  # noqa: E402
 from utils.graph import (  # noqa: E402
     Graph, MissingRuleError, RuleOutputError, draw_graph, layout, path_sum_gradients,
-    topological_order,
 )
 
 # Reference gradient rules, written here for the tests only (utils/graph must not hold them).
@@ -44,6 +48,25 @@ def inverse_rule(a, upstream):
 
 def sigmoid_rule(out, upstream):
     return upstream * out * (1.0 - out)
+
+
+def reference_backward(inputs_of, local_gradients, output):
+    """Reverse-mode traversal for the tests: a gate runs once all its consumers have run."""
+    waiting = {name: 0 for name in inputs_of}
+    for sources in inputs_of.values():
+        for source in sources:
+            waiting[source] += 1
+    grads = {name: 0.0 for name in inputs_of}
+    grads[output] = 1.0
+    ready = [output]
+    while ready:
+        name = ready.pop()
+        for source, local in zip(inputs_of[name], local_gradients.get(name, ())):
+            grads[source] = grads[source] + local * grads[name]
+            waiting[source] -= 1
+            if waiting[source] == 0:
+                ready.append(source)
+    return grads
 
 
 RULES = {"add": add_rule, "mul": mul_rule, "max": max_rule, "exp": exp_rule,
@@ -75,7 +98,7 @@ def neuron_graph(one_gate: bool = False) -> Graph:
 def figure_graph() -> Graph:
     g = lecture_graph()
     g.forward()
-    g.backward(RULES)
+    g.backward(RULES, reference_backward)
     return g
 
 
@@ -83,7 +106,7 @@ def test_lecture_example_values_and_gradients() -> None:
     """Does (x+y)max(y,z) at (1,2,0) give 6 and gradients (2, 5, 0), with y's 5 = 2 + 3?"""
     g = lecture_graph()
     assert g.forward() == 6.0
-    grads = g.backward(RULES)
+    grads = g.backward(RULES, reference_backward)
     assert (grads["x"], grads["y"], grads["z"]) == (2.0, 5.0, 0.0)
     assert (g.nodes["a"].value, g.nodes["b"].value) == (3.0, 2.0)
     # y is read by two gates: the two branch gradients are kept per edge and add up.
@@ -95,7 +118,7 @@ def test_sigmoid_neuron_numbers(one_gate: bool) -> None:
     """Do both sigmoid-neuron graphs give 0.73 and the lecture's gradients to two decimals?"""
     g = neuron_graph(one_gate)
     assert round(g.forward(), 2) == 0.73
-    grads = g.backward(RULES)
+    grads = g.backward(RULES, reference_backward)
     assert [round(grads[n], 2) for n in ("w0", "w1", "w2")] == [-0.20, -0.39, 0.20]
     assert [round(grads[n], 2) for n in ("x0", "x1")] == [0.39, -0.59]
 
@@ -104,11 +127,11 @@ def test_backward_trace_follows_reverse_topological_order() -> None:
     """Does the trace visit gates output first, with the lecture's -0.53, -0.53, -0.20, 0.20?"""
     g = neuron_graph()
     g.forward()
-    g.backward(RULES)
+    g.backward(RULES, reference_backward)
     assert [s.node for s in g.trace][0] == "f"
     firsts = [round(s.downstream[0], 2) for s in g.trace[:4]]
     assert firsts == [-0.53, -0.53, -0.20, 0.20]
-    position = {n.name: k for k, n in enumerate(g.order)}
+    position = {name: k for k, name in enumerate(g.nodes)}  # creation order: inputs first
     steps = [position[s.node] for s in g.trace]
     assert steps == sorted(steps, reverse=True)
     assert "upstream" in g.format_trace()
@@ -123,7 +146,7 @@ def test_engine_uses_only_the_rules_it_is_given() -> None:
     def seven(a, b, upstream):
         return 7.0 * upstream, 7.0 * upstream
 
-    grads = g.backward({"add": seven, "mul": seven, "max": seven})
+    grads = g.backward({"add": seven, "mul": seven, "max": seven}, reference_backward)
     assert grads["x"] == 49.0 and grads["y"] == 98.0 and grads["z"] == 49.0
 
 
@@ -138,7 +161,7 @@ def test_missing_rule_is_a_clear_error() -> None:
         return upstream, upstream
 
     with pytest.raises(MissingRuleError, match=r"'max' \(used by b\).*max_backward"):
-        g.backward({"add": spy, "mul": spy})
+        g.backward({"add": spy, "mul": spy}, reference_backward)
     assert calls == []
 
 
@@ -149,7 +172,7 @@ def test_bad_rule_output_is_a_clear_error(bad) -> None:
     g = lecture_graph()
     g.forward()
     with pytest.raises(RuleOutputError, match="node 'f'"):
-        g.backward({**RULES, "mul": bad})
+        g.backward({**RULES, "mul": bad}, reference_backward)
 
 
 def test_backward_needs_forward_and_forward_needs_inputs() -> None:
@@ -159,7 +182,7 @@ def test_backward_needs_forward_and_forward_needs_inputs() -> None:
     with pytest.raises(ValueError, match="no value for input"):
         g.forward()
     with pytest.raises(ValueError, match="forward"):
-        g.backward(RULES)
+        g.backward(RULES, reference_backward)
     with pytest.raises(KeyError, match="not an input"):
         g.forward({"a": 1.0})
     with pytest.raises(ValueError, match="no gate"):
@@ -186,19 +209,55 @@ def test_forward_with_new_values_recomputes_in_order() -> None:
     """Does forward({...}) re-evaluate every gate from new input values?"""
     g = lecture_graph()
     assert g.forward({"x": -4.0, "z": 5.0}) == (-4.0 + 2.0) * 5.0
-    grads = g.backward(RULES)
+    grads = g.backward(RULES, reference_backward)
     assert (grads["x"], grads["y"], grads["z"]) == (5.0, 5.0, -2.0)
 
 
-def test_topological_order_and_cycles() -> None:
-    """Does every node come after its inputs, and is a cycle reported with its path?"""
-    edges = {"f": ["a", "b"], "a": ["x", "y"], "b": ["y", "z"], "x": [], "y": [], "z": []}
-    order = topological_order(edges)
-    assert sorted(order) == sorted(edges)
-    for node, inputs in edges.items():
-        assert all(order.index(i) < order.index(node) for i in inputs)
-    with pytest.raises(ValueError, match="cycle: a -> c -> b -> a"):
-        topological_order({"a": ["b"], "b": ["c"], "c": ["a"]})
+def test_graph_holds_no_traversal() -> None:
+    """Does utils.graph export no topological sort or backward traversal, and hand out edges
+    sorted by name (so a backward pass cannot borrow the creation order)?"""
+    names = {name.lower() for module in (utils.graph, utils.graph.engine) for name in dir(module)}
+    assert not any("topolog" in name or name == "order" for name in names)
+    assert not hasattr(Graph, "order")
+    g = lecture_graph()
+    edges = g.inputs_of()
+    assert list(edges) == sorted(edges)
+    assert edges == {"a": ["x", "y"], "b": ["y", "z"], "f": ["a", "b"], "x": [], "y": [], "z": []}
+
+
+def test_backward_pass_gets_edges_local_gradients_and_output() -> None:
+    """Does backward hand the traversal the edges, each gate's local gradients (its rule called
+    once with upstream 1) and the output's name, then record upstream x local per edge?"""
+    g = lecture_graph()
+    g.forward()
+    seen = {}
+
+    def traversal(inputs_of, local_gradients, output):
+        seen.update(inputs_of=inputs_of, local=local_gradients, output=output)
+        return {"x": 2.0, "y": 5.0, "z": 0.0, "a": 2.0, "b": 3.0, "f": 1.0}
+
+    grads = g.backward(RULES, traversal)
+    assert seen["output"] == "f" and seen["inputs_of"] == g.inputs_of()
+    assert seen["local"] == {"a": [1.0, 1.0], "b": [1.0, 0.0], "f": [2.0, 3.0]}
+    assert g.rule_calls == 3
+    assert [(s.node, s.upstream, s.downstream) for s in g.trace] == [
+        ("f", 1.0, (2.0, 3.0)), ("b", 3.0, (3.0, 0.0)), ("a", 2.0, (2.0, 2.0))]
+    assert g.edge_grads[("a", 1)] == 2.0 and g.edge_grads[("b", 0)] == 3.0
+    assert grads == {"x": 2.0, "y": 5.0, "z": 0.0, "a": 2.0, "b": 3.0, "f": 1.0}
+
+
+@pytest.mark.parametrize("returned, message", [
+    (None, "must return a dict"),
+    ({"x": 1.0}, "no gradient for node"),
+    ({n: 1.0 for n in "xyzab"} | {"f": math.nan}, "node 'f'.*finite"),
+    ({n: 1.0 for n in "xyzab"} | {"f": [1.0, 2.0]}, "one finite number"),
+])
+def test_bad_traversal_result_is_a_clear_error(returned, message) -> None:
+    """Is a traversal that returns no dict, leaves a node out or gives a non-number reported?"""
+    g = lecture_graph()
+    g.forward()
+    with pytest.raises(ValueError, match=message):
+        g.backward(RULES, lambda inputs_of, local_gradients, output: returned)
 
 
 @settings(max_examples=40, deadline=None)
@@ -211,7 +270,7 @@ def test_path_sum_agrees_with_backward(values, depth) -> None:
     for _ in range(depth):  # a ladder: each level reads the previous one twice
         node = g.add(g.sigmoid(node), g.mul(node, 0.5))
     g.forward()
-    grads = g.backward(RULES)
+    grads = g.backward(RULES, reference_backward)
     slow = path_sum_gradients(g, RULES)
     for name in "xyz":
         assert slow.grads[name] == pytest.approx(grads[name], rel=1e-9, abs=1e-12)
@@ -238,7 +297,7 @@ def test_path_sum_counts_a_chain() -> None:
     for _ in range(5):
         node = g.sigmoid(node)
     g.forward()
-    g.backward(RULES)
+    g.backward(RULES, reference_backward)
     slow = path_sum_gradients(g, RULES)
     assert (g.rule_calls, slow.rule_calls, slow.paths) == (5, 5, 1)
     assert slow.grads["x"] == pytest.approx(g.nodes["x"].grad)

@@ -23,10 +23,10 @@ from ._numerical import numerical_gradient, numerical_jacobian
 from .check import (assert_close, assert_gradient, assert_gradients, assert_jacobian, check_gradient,
                     check_gradients, check_jacobian, compare)
 from .plot import plot_gradient_check
-from .result import DIAGNOSES, GradCheckResult, format_results
+from .result import DIAGNOSES, GradCheckResult, format_results, report
 
 __all__ = [
     "DIAGNOSES", "GradCheckResult", "assert_close", "assert_gradient", "assert_gradients", "assert_jacobian",
-    "check_gradient", "check_gradients", "check_jacobian", "compare", "format_results",
+    "check_gradient", "check_gradients", "check_jacobian", "compare", "format_results", "report",
     "numerical_gradient", "numerical_jacobian", "plot_gradient_check",
 ]

@@ -107,3 +107,17 @@ def format_results(results: Mapping[str, GradCheckResult], *, messages: bool = T
         notes = sorted({result.precision for result in results.values() if result.precision})
         lines += [f"precision: {note}" for note in notes]
     return "\n".join(lines)
+
+
+def report(results: Mapping[str, GradCheckResult]) -> dict[str, GradCheckResult]:
+    """Print :func:`format_results` for every result, then raise ``AssertionError`` with the first
+    failing message: a test cell shows which checks passed before it fails on the one that did not.
+
+    Returns:
+        ``results`` itself when every check passed.
+    """
+    print(format_results(results))
+    for result in results.values():
+        if not result.passed:
+            raise AssertionError(result.message)
+    return dict(results)

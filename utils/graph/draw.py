@@ -32,7 +32,7 @@ def layout(graph: Graph) -> dict[str, tuple[float, float]]:
     """(x, y) of every non-constant node: x grows with depth, leaves are spaced in the order
     a depth-first walk from the output meets them, and a gate sits level with its inputs."""
     column: dict[str, int] = {}
-    for node in graph.order:
+    for node in graph.nodes.values():  # creation order: inputs first
         if node.kind == "input":
             column[node.name] = 0
         elif node.is_gate:
@@ -51,7 +51,7 @@ def layout(graph: Graph) -> dict[str, tuple[float, float]]:
             leaves.append(node)
         stack.extend(reversed(_visible(node)))
     row = {leaf.name: -k * _Y_STEP for k, leaf in enumerate(leaves)}
-    for node in graph.order:
+    for node in graph.nodes.values():  # creation order: inputs first
         if node.is_gate:
             ys = [row[i.name] for i in _visible(node) if i.name in row]
             row[node.name] = sum(ys) / len(ys) if ys else 0.0

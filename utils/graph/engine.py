@@ -1,23 +1,29 @@
 """A scalar computational graph: nodes hold values, gates are wired by name, and the
-backward pass calls *gradient rules that you pass in*.
+backward pass is *yours*: the graph calls the traversal and the gradient rules you pass in.
 
-The engine knows how to evaluate each gate (the forward pass) and how to traverse the graph,
-but it does not know a single local gradient: :meth:`Graph.backward` takes a table
-``rules = {"mul": mul_backward, ...}`` and calls, for every gate in reverse topological order,
+The graph evaluates each gate (the forward pass) and hands out what a backward pass needs, but
+it contains neither the topological sort nor the backward traversal (the notebook's exercises)
+nor a single local gradient. :meth:`Graph.backward` takes
 
-* ``rule(*input_values, upstream)`` for gates whose rule reads their inputs
-  (``add``, ``mul``, ``max``, ``exp``, ``inverse``), or
-* ``rule(output_value, upstream)`` for gates whose rule reads their output (``sigmoid``),
-
-and expects one downstream gradient per input (a tuple for two-input gates, a number for
-one-input gates). Downstream gradients reaching a node along several edges are *added*::
+* ``rules = {"mul": mul_backward, ...}``: for a gate, ``rule(*input_values, upstream)``
+  (``add``, ``mul``, ``max``, ``exp``, ``inverse``) or ``rule(output_value, upstream)``
+  (``sigmoid``) returns one downstream gradient per input; called once per gate with
+  upstream 1, it gives the gate's local gradients;
+* ``backward_pass(inputs_of, local_gradients, output)``: the traversal. ``inputs_of`` maps every
+  node name to the names of the nodes it reads (leaves map to ``[]``), ``local_gradients`` maps
+  every gate to its local gradients (one per input), ``output`` is the output's name; it
+  returns ``{name: d output / d node}`` for every node::
 
     g = Graph()
     x, y, z = g.input("x", 1.0), g.input("y", 2.0), g.input("z", 0.0)
     f = g.mul(g.add(x, y, name="a"), g.max(y, z, name="b"), name="f")
-    g.forward()                       # visits nodes in topological order
-    grads = g.backward(rules)         # visits them in reverse, accumulating with +=
+    g.forward()                                    # evaluates the gates, inputs first
+    grads = g.backward(rules, backward_pass)       # your rules, your traversal
     grads["y"], g.edge_grads[("a", 1)], g.edge_grads[("b", 0)]   # total and its two parts
+
+Nodes are kept in the order they were created. A gate can only be created after its inputs,
+so that order is one valid evaluation order and the forward pass needs no sort; ``inputs_of``
+is handed out sorted by name, so a backward pass must find its own order.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ from numbers import Real
 import numpy as np
 
 from .gates import GATES
-from .order import topological_order
 
 __all__ = [
     "BackwardStep",
@@ -47,6 +52,17 @@ class MissingRuleError(LookupError):
 
 class RuleOutputError(TypeError):
     """A gradient rule returned something other than one finite number per gate input."""
+
+
+def _one_number(value: object, what: str) -> float:
+    """``value`` as a finite float; a clear error naming ``what`` otherwise."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        array = np.empty(0)
+    if array.size != 1 or not math.isfinite(float(array.reshape(-1)[0])):
+        raise ValueError(f"{what} must be one finite number, got {value!r}")
+    return float(array.reshape(-1)[0])
 
 
 @dataclass(eq=False)
@@ -149,18 +165,12 @@ class Graph:
 
     # ----------------------------------------------------------------- traversal
     @property
-    def order(self) -> list[Node]:
-        """All nodes in topological order (every node after the nodes it reads)."""
-        names = topological_order({n.name: [i.name for i in n.inputs] for n in self.nodes.values()})
-        return [self.nodes[name] for name in names]
-
-    @property
     def inputs(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.kind == "input"]
 
     def forward(self, values: Mapping[str, float] | None = None) -> float:
-        """Set input ``values`` (by name), evaluate every gate in topological order and
-        return the output's value. Clears gradients from an earlier backward pass."""
+        """Set input ``values`` (by name), evaluate every gate in creation order (inputs first)
+        and return the output's value. Clears gradients from an earlier backward pass."""
         for name, value in (values or {}).items():
             if name not in self.nodes or self.nodes[name].kind != "input":
                 raise KeyError(f"{name!r} is not an input of this graph; inputs: "
@@ -169,7 +179,7 @@ class Graph:
         missing = [n.name for n in self.inputs if n.value is None]
         if missing:
             raise ValueError(f"no value for input(s) {', '.join(missing)}; pass forward({{...}})")
-        for node in self.order:
+        for node in self.nodes.values():
             node.grad = None
             if node.is_gate:
                 node.value = float(GATES[node.kind].forward(*(i.value for i in node.inputs)))
@@ -222,33 +232,57 @@ class Graph:
             out.append(number)
         return tuple(out)
 
-    def backward(self, rules: Mapping[str, Callable[..., object]]) -> dict[str, float]:
-        """Backpropagate from the output (gradient 1) through the gates in reverse topological
-        order with the given gradient ``rules``; gradients from several branches add up.
+    def inputs_of(self) -> dict[str, list[str]]:
+        """Every node's name -> the names of the nodes it reads, in input order (a leaf or a
+        constant reads nothing: ``[]``). Sorted by name, so the order says nothing about the graph."""
+        return {name: [i.name for i in self.nodes[name].inputs] for name in sorted(self.nodes)}
+
+    def local_gradients(self, rules: Mapping[str, Callable[..., object]]) -> dict[str, list[float]]:
+        """Every gate's name -> its local gradients, d gate / d input_k, one per input (in the
+        order of :meth:`inputs_of`): the gate's rule called once with upstream gradient 1."""
+        if any(n.value is None for n in self.nodes.values()):
+            raise ValueError("run forward() before backward(): some nodes have no value yet")
+        self.check_rules(rules)
+        return {node.name: list(self.call_rule(node, rules, 1.0))
+                for node in self.nodes.values() if node.is_gate}
+
+    def backward(self, rules: Mapping[str, Callable[..., object]],
+                 backward_pass: Callable[..., Mapping[str, float]]) -> dict[str, float]:
+        """Backpropagate with your traversal: ``backward_pass(inputs_of, local_gradients, output)``
+        gets :meth:`inputs_of`, :meth:`local_gradients` (each gate's rule called once) and the
+        output's name, and returns ``{name: d output / d node}`` for every node. The gradients are
+        stored on the nodes, with what each edge carried (:attr:`edge_grads`) and one
+        :class:`BackwardStep` per gate, output first (:attr:`trace`), for the drawing.
 
         Returns:
             ``{name: d output / d node}`` for every input and gate (constants left out).
 
         Raises:
-            MissingRuleError: before any rule is called, if a gate kind has no rule.
+            MissingRuleError: before any rule runs, if a gate kind has no rule.
             RuleOutputError: if a rule returns the wrong number of gradients or non-numbers.
+            ValueError: if ``backward_pass`` leaves out a node or returns a non-number.
         """
         output = self._output()
-        if any(n.value is None for n in self.nodes.values()):
-            raise ValueError("run forward() before backward(): some nodes have no value yet")
-        self.check_rules(rules)
         self.edge_grads, self.trace, self.rule_calls = {}, [], 0
+        local = self.local_gradients(rules)
         for node in self.nodes.values():
-            node.grad = 0.0
-        output.grad = 1.0
-        for node in reversed(self.order):
-            if not node.is_gate:
-                continue
-            downstream = self.call_rule(node, rules, node.grad)
-            self.trace.append(BackwardStep(node.name, node.kind, node.grad, downstream))
-            for position, (source, grad) in enumerate(zip(node.inputs, downstream)):
-                self.edge_grads[(node.name, position)] = grad
-                source.grad += grad  # branches add up
+            node.grad = None
+        found = backward_pass(self.inputs_of(), local, output.name)
+        name = getattr(backward_pass, "__name__", "backward_pass")
+        if not isinstance(found, Mapping):
+            raise ValueError(f"{name} must return a dict {{node name: gradient}}, got {type(found).__name__}")
+        missing = [n for n in self.nodes if n not in found]
+        if missing:
+            raise ValueError(f"{name} returned no gradient for node(s) {', '.join(missing)}: "
+                             "return one for every node of inputs_of")
+        for node in self.nodes.values():
+            node.grad = _one_number(found[node.name], f"{name}'s gradient for node {node.name!r}")
+        for node in reversed(list(self.nodes.values())):
+            if node.is_gate:
+                downstream = tuple(node.grad * g for g in local[node.name])
+                self.trace.append(BackwardStep(node.name, node.kind, node.grad, downstream))
+                for position, grad in enumerate(downstream):
+                    self.edge_grads[(node.name, position)] = grad
         return {n.name: n.grad for n in self.nodes.values() if n.kind != "const"}
 
     def consumers(self, node: Node) -> list[tuple[Node, int]]:

@@ -50,7 +50,7 @@ def path_sum_gradients(graph: Graph, rules: Mapping[str, Callable[..., object]],
     for target in graph.inputs:
         # Nodes that depend on target: only their edges lie on a path from target to output.
         depends = {target.name}
-        for node in graph.order:
+        for node in graph.nodes.values():  # creation order: inputs first
             if any(i.name in depends for i in node.inputs):
                 depends.add(node.name)
         # Depth-first over paths: (node reached, product of local gradients from the output).
