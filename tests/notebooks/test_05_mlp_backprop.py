@@ -140,10 +140,12 @@ def test_mistakes_file_is_consistent(source: nbformat.NotebookNode) -> None:
 def solution(source: nbformat.NotebookNode) -> dict:
     """The solution's functions (answer and helper cells), executed outside a kernel."""
     def only_defs(cell: nbformat.NotebookNode) -> bool:
-        if cell.cell_type != "code" or cell.source.lstrip().startswith(("%", "import", "from")):
+        """A cell of function definitions (and the imports they need), not the setup cell."""
+        if cell.cell_type != "code" or "%" in cell.source:
             return False
         tree = ast.parse(cell.source)
-        return bool(tree.body) and all(isinstance(node, ast.FunctionDef) for node in tree.body)
+        return (any(isinstance(node, ast.FunctionDef) for node in tree.body)
+                and all(isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)) for node in tree.body))
 
     return exec_cells([cell for cell in source.cells if only_defs(cell)])
 
