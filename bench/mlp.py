@@ -68,7 +68,8 @@ class Summary:
 
 
 def notebook_functions(path: Path = NOTEBOOK) -> dict:
-    """Execute every code cell of ``path`` that only defines functions; return the namespace.
+    """Execute every code cell of ``path`` that only defines functions (and imports what they use);
+    return the namespace.
 
     These are the answer cells (solutions included) and the given helper cells such as
     ``init_params``; cells that run code (tests, demos) are skipped.
@@ -82,7 +83,8 @@ def notebook_functions(path: Path = NOTEBOOK) -> dict:
             tree = ast.parse(cell.source)
         except SyntaxError:  # IPython magics such as %matplotlib: not a function cell
             continue
-        if tree.body and all(isinstance(node, ast.FunctionDef) for node in tree.body):
+        if (any(isinstance(node, ast.FunctionDef) for node in tree.body)
+                and all(isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)) for node in tree.body)):
             exec(compile(tree, f"{path.name}:{cell.get('id', '?')}", "exec"), namespace)
     for name in ("init_params", "mlp_forward", "mlp_loss_and_grads", "sgd_step"):
         if name not in namespace:

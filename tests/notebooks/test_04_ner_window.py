@@ -37,11 +37,18 @@ def _meta(cell: nbformat.NotebookNode) -> dict:
 
 
 def _answers(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if _meta(c).get("solution")]
+    """The autograded answer cells (code); written answers are markdown."""
+    return [c for c in nb.cells if _meta(c).get("solution") and c.cell_type == "code"]
 
 
 def _tests(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if _meta(c).get("grade")]
+    """The autograded test cells (code)."""
+    return [c for c in nb.cells if _meta(c).get("grade") and c.cell_type == "code"]
+
+
+def _written(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The manually graded written answers (markdown cells)."""
+    return [c for c in nb.cells if _meta(c).get("grade") and c.cell_type == "markdown"]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +87,7 @@ def planted_runs(source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNo
     forward mistake planted beside a backward one would change the backward test's verdict.
     Test cells are self-contained, so the data and training cells are left out.
     """
-    cells = [copy.deepcopy(c) for c in source.cells if _meta(c).get("grade_id") in ("setup", "seed")]
+    cells = [copy.deepcopy(c) for c in source.cells if _meta(c).get("grade_id") in ("setup", "seed", "helpers")]
     where: dict[str, int] = {}
     for mistake in MISTAKES:
         nb = plant(source, mistake)
@@ -122,6 +129,41 @@ def test_structure_follows_the_conventions(source: nbformat.NotebookNode) -> Non
     assert all(not c.get("outputs") for c in source.cells if c.cell_type == "code")
 
 
+def test_written_question_is_a_manually_graded_answer(source: nbformat.NotebookNode) -> None:
+    """Is the fine-tuning question an nbgrader manually graded answer after its locked question, with
+    a model answer, and do the autograded tests keep at least 80% of the points?"""
+    (written,) = _written(source)
+    m = _meta(written)
+    assert m["grade_id"] == "written_fine_tuning" and m["points"] == 2
+    assert m["solution"] and not m["locked"] and m["schema_version"] == 3
+    assert written.source.startswith("*Model answer.*") and "Grading:" in written.source
+    question = source.cells[source.cells.index(written) - 1]
+    assert _meta(question)["grade_id"] == "written_fine_tuning_question" and _meta(question)["locked"]
+    assert "graded by hand" in question.source and "fine-tuned" in question.source
+    auto = sum(_meta(c)["points"] for c in _tests(source))
+    assert auto / (auto + m["points"]) >= 0.8
+
+
+def test_derivations_follow_their_tests(source: nbformat.NotebookNode) -> None:
+    """Are the gradients kept out of the text and docstrings before exercises 4.3 and 4.6, and
+    revealed in a derivation cell right after each test?"""
+    ids = [_meta(c).get("grade_id") for c in source.cells]
+    for test_id, results in (("test_window_backward", [r"\Delta^T X", r"(p - y)\; u \circ (1 - h^2)"]),
+                             ("test_softmax_backward", [r"\hat y_c - [c = y]", r"G^T H"])):
+        before = "\n".join(c.source for c in source.cells[:ids.index(test_id)])
+        derivation = source.cells[ids.index(test_id) + 1]
+        assert derivation.cell_type == "markdown" and derivation.source.startswith("### Derivation")
+        for result in results:
+            assert result not in before, f"{result} is given before {test_id}"
+            assert result in derivation.source, result
+    primer = source.cells[ids.index("primer")].source
+    assert "z_i^T = x_i^T W^T + b^T" in primer and "$Z = XW + b$" in primer   # one layout, notebook 5's spelling named
+    forward = source.cells[ids.index("forward_text")].source
+    assert "XW^T + b" in forward and "J = \\frac{1}{N}" in forward and "J_t" not in forward
+    intro = source.cells[ids.index("intro")].source
+    assert "Paris<sub>PER</sub> Hilton<sub>PER</sub>" in intro and "J_t(\\theta) = \\sigma(s)" in intro
+
+
 def test_utils_ner_holds_no_solution_line(source: nbformat.NotebookNode) -> None:
     """Does any line of an exercise solution appear in the utils.ner package?"""
     import utils.ner as ner_package
@@ -154,7 +196,7 @@ def test_paris_window_from_the_lecture(solution: dict) -> None:
     assert [words[i] for i in windows[0]] == ["<pad>", "<pad>", "museums", "in", "Paris"]
 
 
-def _params(rng: np.random.Generator, vocab: int = 7, dim: int = 3, hidden: int = 4, width: int = 3) -> dict:
+def _params(rng: np.random.Generator, vocab: int = 7, dim: int = 2, hidden: int = 4, width: int = 3) -> dict:
     return {"E": rng.normal(size=(vocab, dim)), "W": rng.normal(size=(hidden, width * dim)),
             "b": rng.normal(size=hidden), "u": rng.normal(size=hidden)}
 
@@ -240,7 +282,7 @@ def test_solution_shows_learning(executed_solution) -> None:
     binary = output_text(cell_by_grade_id(ran, "binary_train"))
     assert _number(r"loss [\d.]+ -> ([\d.]+)", binary) < _number(r"loss ([\d.]+) ->", binary)
     tagger = output_text(cell_by_grade_id(ran, "tagger_train"))
-    assert _number(r"loss [\d.]+ -> ([\d.]+)", tagger) < 0.8 * _number(r"loss ([\d.]+) ->", tagger)
+    assert _number(r"epochs; loss [\d.]+ -> ([\d.]+)", tagger) < 0.8 * _number(r"epochs; loss ([\d.]+) ->", tagger)
     location = output_text(cell_by_grade_id(ran, "binary_eval"))
     assert _number(r"F1 ([\d.]+)\s+\(majority", location) > 15
     assert _number(r"'never a location': F1 ([\d.]+)", location) == 0.0
@@ -252,11 +294,31 @@ def test_solution_shows_learning(executed_solution) -> None:
 
 
 @pytest.mark.slow
+def test_sanity_checks_and_frozen_vectors(executed_solution) -> None:
+    """Do the losses start near log 2 and log 9, does a tiny subset get overfit, is the dev F1 printed
+    every epoch, and are frozen and fine-tuned word vectors compared (unseen words never move)?"""
+    ran, _ = executed_solution
+    binary = output_text(cell_by_grade_id(ran, "binary_train"))
+    assert abs(_number(r"loss at initialisation: ([\d.]+)", binary) - np.log(2)) < 0.05
+    assert len(re.search(r"dev F1 per epoch \[([^\]]*)\]", binary).group(1).split(",")) == 3
+    tagger = output_text(cell_by_grade_id(ran, "tagger_train"))
+    assert abs(_number(r"loss at initialisation: ([\d.]+)", tagger) - np.log(9)) < 0.05
+    assert _number(r"3 tweets: loss [\d.]+ -> ([\d.]+)", tagger) < 0.2
+    frozen = output_text(cell_by_grade_id(ran, "frozen_train"))
+    for label in ("fine-tuned E", "frozen GloVe"):
+        f1 = re.search(label + r":\s+\[([^\]]*)\]", frozen).group(1).split(",")
+        assert len(f1) == 4 and all(0 <= float(v) <= 100 for v in f1)
+    assert _number(r"training tweets by ([\d.]+)%", frozen) > 0
+    assert _number(r"evaluation tweets by ([\d.]+)%", frozen) == 0.0
+
+
+@pytest.mark.slow
 def test_figures_are_drawn(executed_solution) -> None:
-    """Are the gradient-check heat map, the loss curves and the confusion matrix drawn?"""
+    """Are the window network, the gradient-check heat map, the loss and F1 curves and the confusion
+    matrix drawn?"""
     ran, _ = executed_solution
     pictures = figures(ran)
-    assert len(pictures) == 3
+    assert len(pictures) == 4
     for png in pictures:
         image = mpimg.imread(io.BytesIO(png), format="png")
         assert image.shape[0] > 200 and image.shape[1] > 300
@@ -272,10 +334,30 @@ def test_release_fails_only_at_the_stubs(executed_release) -> None:
         text = error_text(executed_release.cells[index])
         assert re.search(r"NotImplementedError: Exercise 4\.\d: \w+", text), (grade_id, first_line)
     failed = {grade_id for _, grade_id, _ in errors}
+    assert "window_figure" not in failed and "primer_demo" not in failed
     assert failed >= {_meta(c)["grade_id"] for c in _tests(executed_release)}
     assert not any(_meta(c).get("solution") and error_text(c) for c in executed_release.cells)
     assert "BEGIN HIDDEN TESTS" not in "".join(c.source for c in executed_release.cells)
     assert "training tweets" in output_text(cell_by_grade_id(executed_release, "load_data"))
+
+
+@pytest.mark.slow
+def test_release_draws_no_half_finished_figure(executed_release) -> None:
+    """Before any exercise is done, is the window network the only figure drawn (none half-drawn)?"""
+    drawn = [_meta(c)["grade_id"] for c in executed_release.cells if c.cell_type == "code"
+             and figures(nbformat.v4.new_notebook(cells=[c]))]
+    assert drawn == ["window_figure"]
+
+
+@pytest.mark.slow
+def test_results_table_printed_before_raising(planted_runs) -> None:
+    """When a backward test fails, has it printed the checker's table of every parameter first?"""
+    for mistake in MISTAKES:
+        if mistake.test in ("test_window_backward", "test_softmax_backward"):
+            text = output_text(planted_runs[mistake.name])
+            assert re.search(r"name\s+passed\s+diagnosis", text), mistake.name
+            for name in ("E", "W", "b"):
+                assert re.search(rf"^{name}\s+(yes|NO)\s", text, re.M), (mistake.name, name)
 
 
 @pytest.mark.slow

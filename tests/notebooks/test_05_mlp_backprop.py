@@ -63,14 +63,15 @@ def test_answer_cells_define_documented_functions_with_task_named_stubs(source: 
     """Does every answer cell hold only top-level defs, each with a docstring and its task-named stub?"""
     found: dict[str, str] = {}
     for cell in cells_with(source, "solution"):
-        found.update(answer_stubs(cell))
+        if cell.cell_type == "code":
+            found.update(answer_stubs(cell))
     assert found == {name: number for number, names in EXERCISES.items() for name in names}
 
 
 def test_grade_cells_have_docstrings_points_and_seeds(source: nbformat.NotebookNode) -> None:
     """Does every test cell open with a question docstring, carry points, seed its own generator
     and draw fresh shapes in its hidden part?"""
-    tests = cells_with(source, "grade")
+    tests = [c for c in cells_with(source, "grade") if c.cell_type == "code"]
     assert len(tests) == 11
     assert sum(meta(c)["points"] for c in tests) == 18
     for cell in tests:
@@ -83,6 +84,45 @@ def test_grade_cells_have_docstrings_points_and_seeds(source: nbformat.NotebookN
             assert re.search(r"rng = np\.random\.default_rng\(\d+\)", cell.source), grade_id
     seeds = [c for c in source.cells if c.cell_type == "code" and c.source.strip() == "rng = np.random.default_rng(0)"]
     assert len(seeds) == 1
+
+
+def test_written_questions_are_manually_graded_answers(source: nbformat.NotebookNode) -> None:
+    """Are the written questions nbgrader manually graded answer cells, each after a locked question,
+    holding a model answer, and do they leave at least 80% of the points to the autograder?"""
+    written = [c for c in cells_with(source, "grade") if c.cell_type == "markdown"]
+    assert {meta(c)["grade_id"]: meta(c)["points"] for c in written} == {"written_delta_reuse": 1,
+                                                                        "written_vanishing": 2}
+    for cell in written:
+        m = meta(cell)
+        assert m["solution"] and m["grade"] and not m["locked"] and m["schema_version"] == 3
+        assert cell.source.startswith("*Model answer.*") and "Grading:" in cell.source
+        question = source.cells[source.cells.index(cell) - 1]
+        assert meta(question)["grade_id"] == m["grade_id"] + "_question" and meta(question)["locked"]
+        assert "graded by hand" in question.source
+    auto = sum(meta(c)["points"] for c in cells_with(source, "grade") if c.cell_type == "code")
+    assert auto / (auto + sum(meta(c)["points"] for c in written)) >= 0.8
+
+
+def test_derivations_follow_their_tests(source: nbformat.NotebookNode) -> None:
+    """Is each gradient's result kept out of the exercise text and docstring, and revealed in a
+    derivation cell right after the test?"""
+    results = {  # answer cell -> (its test, a formula that must not appear before the test)
+        "backward_pass": ("test_backward_pass", r"\underbrace{(W^{l+1})^\top}_{(n_{l+1},\,n_l)}"),
+        "parameter_gradients": ("test_parameter_gradients", r"\underbrace{(A^{l-1})^\top}"),
+        "affine": ("test_affine", r"\underbrace{W^\top}"),
+        "softmax_cross_entropy": ("test_softmax_cross_entropy", r"p_k - [k = y]"),
+        "activations": ("test_activations", r"1 - \tanh^2 z"),
+    }
+    ids = [meta(c).get("grade_id") for c in source.cells]
+    for answer, (test_id, formula) in results.items():
+        before = "\n".join(c.source for c in source.cells[:ids.index(test_id)])
+        assert formula not in before, f"{answer}: the result is given before the exercise"
+        derivation = source.cells[ids.index(test_id) + 1]
+        assert derivation.cell_type == "markdown" and derivation.source.startswith("### Derivation")
+        assert formula in derivation.source, answer
+    docstrings = "\n".join(c.source for c in cells_with(source, "solution") if c.cell_type == "code")
+    for leaked in ("dout W^T", "x^T dout", "(A^{l-1})^T Delta^l", "(p - one_hot(y)) / N", "a (1 - a)", "(1 - a^2)"):
+        assert leaked not in docstrings, leaked
 
 
 def test_mistakes_file_is_consistent(source: nbformat.NotebookNode) -> None:
@@ -100,10 +140,12 @@ def test_mistakes_file_is_consistent(source: nbformat.NotebookNode) -> None:
 def solution(source: nbformat.NotebookNode) -> dict:
     """The solution's functions (answer and helper cells), executed outside a kernel."""
     def only_defs(cell: nbformat.NotebookNode) -> bool:
-        if cell.cell_type != "code" or cell.source.lstrip().startswith(("%", "import", "from")):
+        """A cell of function definitions (and the imports they need), not the setup cell."""
+        if cell.cell_type != "code" or "%" in cell.source:
             return False
         tree = ast.parse(cell.source)
-        return bool(tree.body) and all(isinstance(node, ast.FunctionDef) for node in tree.body)
+        return (any(isinstance(node, ast.FunctionDef) for node in tree.body)
+                and all(isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom)) for node in tree.body))
 
     return exec_cells([cell for cell in source.cells if only_defs(cell)])
 
@@ -241,13 +283,30 @@ def test_two_moons_and_vanishing_gradients(executed_solution: tuple[nbformat.Not
     assert ratios["sigmoid, Xavier init"] < 1e-3
     assert ratios["ReLU, N(0, 0.01²) init"] < 1e-6
     assert 0.1 < ratios["ReLU, He init"] < 10
+    assert ratios["ReLU, N(0, 0.3²) init"] > 10
+
+
+@pytest.mark.slow
+def test_sanity_checks_and_clipping(executed_solution: tuple[nbformat.NotebookNode, float]) -> None:
+    """Is the loss at initialisation about log 10, can the network overfit 20 digits, and does clipping
+    tame the exploding network that plain SGD sends to nan?"""
+    ran = executed_solution[0]
+    text = output_text(cell_by_grade_id(ran, "sanity_checks"))
+    initial = float(re.search(r"loss at initialisation: ([\d.]+)", text).group(1))
+    assert abs(initial - np.log(10)) < 0.2
+    final_loss, train_accuracy = map(float, re.search(r"-> ([\d.]+), training accuracy ([\d.]+)", text).groups())
+    assert final_loss < 0.1 and train_accuracy == 1.0
+    clipping = output_text(cell_by_grade_id(ran, "clipping"))
+    assert re.search(r"plain SGD\s+loss\s+\S+ ->\s+nan", clipping), clipping
+    clipped = float(re.search(r"clipped at 20\s+loss\s+\S+ ->\s+([\d.e+-]+)", clipping).group(1))
+    assert clipped < 1.0
 
 
 @pytest.mark.slow
 def test_figures_are_drawn(executed_solution: tuple[nbformat.NotebookNode, float]) -> None:
-    """Does the solution draw its four figures (curves, misclassified digits, boundary, gradient norms), none blank?"""
+    """Does the solution draw its six figures (curves, digits, boundary, sigma and its derivative, gradient norms, clipping), none blank?"""
     ran = executed_solution[0]
-    for grade_id in ("digits_training", "misclassified", "moons", "vanishing"):
+    for grade_id in ("digits_training", "misclassified", "moons", "sigmoid_plot", "vanishing", "clipping"):
         pngs = cell_figures(ran, grade_id)
         assert len(pngs) == 1, grade_id
         assert_picture(pngs[0], min_height=100, min_width=300, label=grade_id)
@@ -258,7 +317,15 @@ def test_release_fails_only_at_the_stubs(executed_release: nbformat.NotebookNode
     """Does every error in the released notebook come from an exercise stub, and does every test cell fail?"""
     failed = assert_release_fails_only_at_stubs(executed_release, set(EXERCISES))
     failed_tests = {grade_id for grade_id in failed if grade_id.startswith("test_")}
-    assert failed_tests == {meta(c)["grade_id"] for c in cells_with(executed_release, "grade")}
+    assert failed_tests == {meta(c)["grade_id"] for c in cells_with(executed_release, "grade") if c.cell_type == "code"}
+
+
+@pytest.mark.slow
+def test_release_draws_no_half_finished_figure(executed_release: nbformat.NotebookNode) -> None:
+    """Before any exercise is done, is the sigma/sigma' plot the only figure drawn (none half-drawn)?"""
+    drawn = [meta(c)["grade_id"] for c in executed_release.cells
+             if c.cell_type == "code" and meta(c).get("grade_id") and cell_figures(executed_release, meta(c)["grade_id"])]
+    assert drawn == ["sigmoid_plot"]
 
 
 @pytest.mark.slow
