@@ -17,7 +17,9 @@ c.CourseDirectory.course_id = "backprop-lab"
 c.CourseDirectory.root = os.environ.get("BACKPROP_LAB_COURSE_ROOT", _ROOT)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+# A gradebook on a server (`grade --db URL`): set BACKPROP_LAB_DB_URL to the same URL.
+c.CourseDirectory.db_url = (os.environ.get("BACKPROP_LAB_DB_URL")
+                            or "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db"))
 
 # Solutions are replaced by a comment only: every solution block is followed by a task-named
 # `raise NotImplementedError("Exercise N.M: name")` that is unreachable in the solution.
