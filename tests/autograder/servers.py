@@ -122,9 +122,10 @@ def start_cluster(folder: Path, workers: int = 2, allowed_failures: int = 1) -> 
             cluster.workers.append(_dask(
                 "worker", cluster.address, "--nworkers", "1", "--nthreads", "1", "--host",
                 "127.0.0.1", "--no-dashboard", "--local-directory", str(folder), log=log, env=env))
-        from distributed import Client
-        with Client(cluster.address, timeout=60) as client:
-            client.wait_for_workers(workers, timeout=120)
+        if workers:
+            from distributed import Client
+            with Client(cluster.address, timeout=60) as client:
+                client.wait_for_workers(workers, timeout=120)
     except BaseException:
         cluster.stop()
         raise
