@@ -16,6 +16,10 @@ paid once per batch, not once per student. The output folder gets::
 Grading again replaces everything this assignment produced before (stale grades, feedback and
 graded notebooks of students who are gone), and the same submissions give the same gradebook:
 each student's hidden-test seed is derived from (assignment, student).
+
+``OUT`` is crash-safe (:mod:`autograder.outdir`): a batch holds an exclusive lock on it (a
+second run is refused), writes everything into ``OUT/.staging`` and moves it into place only
+once it is complete, so an interrupted run leaves the old results or the new ones, never a mix.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -38,8 +42,11 @@ import nbformat
 from . import SOLUTIONS_DIR
 from .feedback import write_feedback
 from .gradebook import save_results, write_grade_files
+from .engine.cleanup import remove_tree
+from .engine.untrusted import clean_text
+from .outdir import OutBusy, Staging, locked
 from .report import write_report
-from .engine.results import ERROR, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
+from .engine.results import ERROR, INVALID, MISSING, NOT_RUN, STATUSES, QuestionResult, SubmissionResult
 
 
 class GradingError(ValueError):
@@ -95,6 +102,25 @@ def students(submissions_dir: Path, assignment: str) -> list[str]:
                   if p.is_dir() and not p.name.startswith(".") and (p / assignment).is_dir())
 
 
+def not_regular(submission: Path) -> str:
+    """Why ``SUBMISSIONS/<student>/<assignment>/<notebook>`` must not be read ("" when it is a
+    regular file in real folders): a symbolic link anywhere on that path could point at the
+    solutions or another student's notebook, a device or a pipe is no notebook."""
+    for path, what in ((submission.parent.parent, "the student folder"),
+                       (submission.parent, "the assignment folder"), (submission, "the notebook")):
+        try:
+            info = path.lstat()
+        except OSError as err:
+            return f"{what} {path.name} cannot be read ({err.strerror or err})"
+        if stat.S_ISLNK(info.st_mode):
+            return (f"{what} {clean_text(path.name)} is a symbolic link, which is not graded "
+                    "(submit the notebook file itself)")
+        wanted = stat.S_ISREG if path is submission else stat.S_ISDIR
+        if not wanted(info.st_mode):
+            return f"{what} {clean_text(path.name)} is not a regular {'file' if path is submission else 'folder'}"
+    return ""
+
+
 def empty_questions(source: Path) -> tuple[QuestionResult, ...]:
     """Every graded test cell of ``source``, not run and worth 0: for unreadable submissions."""
     nb = nbformat.read(source, as_version=4)
@@ -127,17 +153,23 @@ def grade_job(job: Job, limits: Limits) -> SubmissionResult:
     from .engine.submission import grade_submission
 
     started = time.perf_counter()
-    if not job.submission.is_file():
+    refused = not_regular(job.submission) if os.path.lexists(job.submission) else ""
+    if not os.path.lexists(job.submission):
         result = ungraded(job, MISSING, _missing_reason(job))
+    elif refused:
+        result = ungraded(job, INVALID, refused)
     else:
         job.autograded_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with tempfile.TemporaryDirectory(prefix="backprop-grade-") as workdir:
+            workdir = tempfile.mkdtemp(prefix="backprop-grade-")
+            try:
                 result = grade_submission(
                     job.source, job.submission, student_id=job.student_id,
                     assignment=job.assignment, workdir=Path(workdir), seed=job.seed,
                     timeout=limits.timeout, memory_mb=limits.memory_mb, sandbox=limits.sandbox,
                     autograded_path=job.autograded_path)
+            finally:
+                remove_tree(workdir)   # any depth, any permissions the student left
         except Exception as err:  # a grader bug must not stop the batch
             detail = traceback.format_exception_only(type(err), err)[-1].strip()
             result = ungraded(job, ERROR, f"the grader failed: {detail}")
@@ -161,30 +193,14 @@ def plan(assignment: str, submissions_dir: Path, out_dir: Path,
     for student_id in students(submissions_dir, assignment):
         for source in sources:
             relative = Path(student_id) / assignment
+            shown = Path(clean_text(student_id)) / assignment
             jobs.append(Job(
-                student_id=student_id, assignment=assignment, source=source,
+                student_id=clean_text(student_id), assignment=assignment, source=source,
                 submission=submissions_dir / relative / source.name,
                 seed=seed_for(assignment, student_id),
-                autograded_path=out_dir / "autograded" / relative / source.name,
-                feedback_path=out_dir / "feedback" / relative / f"{source.stem}.html"))
+                autograded_path=out_dir / "autograded" / shown / source.name,
+                feedback_path=out_dir / "feedback" / shown / f"{source.stem}.html"))
     return jobs
-
-
-def clear_previous(out_dir: Path, assignment: str) -> None:
-    """Remove what an earlier batch of ``assignment`` wrote, so nothing stale survives."""
-    for kind in ("autograded", "feedback"):
-        for folder in (out_dir / kind).glob(f"*/{assignment}"):
-            shutil.rmtree(folder)
-    remove_empty_folders(out_dir)
-    (out_dir / "results" / f"{assignment}.json").unlink(missing_ok=True)
-
-
-def remove_empty_folders(out_dir: Path) -> None:
-    """Drop empty ``<student>/<assignment>`` folders (a submission that left no graded notebook)."""
-    for kind in ("autograded", "feedback"):
-        for folder in sorted((out_dir / kind).glob("*/*"), reverse=True) + sorted((out_dir / kind).glob("*")):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
 
 
 def _preload() -> None:
@@ -273,26 +289,44 @@ def grade_assignments(
     if db:
         from .gradebook_server import check_url
         check_url(db)
-    jobs = [job for assignment in assignments
-            for job in plan(assignment, submissions_dir, out_dir, source_dir)]
-    for assignment in assignments:
-        clear_previous(out_dir, assignment)
-    label = f"grading {assignments[0]}" if len(assignments) == 1 else "grading"
-    if scheduler:
-        from .cluster import run_on_cluster
-        results = run_on_cluster(jobs, limits, scheduler, progress, label)
-    else:
-        results = run_jobs(jobs, limits, workers or default_workers(), progress, label)
-    remove_empty_folders(out_dir)
-    for assignment in assignments:
-        save_results(out_dir, assignment, [r for j, r in zip(jobs, results) if j.assignment == assignment],
-                     source_notebooks(assignment, source_dir))
-    write_grade_files(out_dir, with_gradebook=not db)
-    if db:
-        from .gradebook_server import write_server_gradebook
-        write_server_gradebook(db, assignments, results, {
-            (a, source.stem): source for a in assignments for source in source_notebooks(a, source_dir)})
-    write_report(out_dir)
+    try:
+        with locked(out_dir):
+            return _grade_into(assignments, submissions_dir, out_dir, source_dir, workers, limits,
+                               progress, scheduler, db)
+    except OutBusy as err:
+        raise GradingError(str(err)) from None
+
+
+def _grade_into(assignments: list[str], submissions_dir: Path, out_dir: Path, source_dir: Path,
+                workers: int | None, limits: Limits, progress: bool, scheduler: str | None = None,
+                db: str | None = None) -> list[SubmissionResult]:
+    """Grade into ``OUT/.staging`` and move the complete result into ``OUT`` at the end (an
+    interrupted batch leaves ``OUT`` as it was); the caller holds the lock."""
+    staging = Staging(out_dir)
+    try:
+        jobs = [job for assignment in assignments
+                for job in plan(assignment, submissions_dir, staging.root, source_dir)]
+        label = f"grading {assignments[0]}" if len(assignments) == 1 else "grading"
+        if scheduler:
+            from .cluster import run_on_cluster
+            results = run_on_cluster(jobs, limits, scheduler, progress, label)
+        else:
+            results = run_jobs(jobs, limits, workers or default_workers(), progress, label)
+        staging.keep_results(assignments)
+        for assignment in assignments:
+            save_results(staging.root, assignment,
+                         [r for j, r in zip(jobs, results) if j.assignment == assignment],
+                         source_notebooks(assignment, source_dir))
+        write_grade_files(staging.root, with_gradebook=not db)
+        if db:      # before the commit: a database that fails leaves OUT as it was too
+            from .gradebook_server import write_server_gradebook
+            write_server_gradebook(db, assignments, results, {
+                (a, source.stem): source for a in assignments for source in source_notebooks(a, source_dir)})
+        write_report(staging.root)
+        staging.commit(assignments)
+    finally:
+        if not staging.committed:
+            staging.abandon()
     return results
 
 

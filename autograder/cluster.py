@@ -32,9 +32,10 @@ import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .batch import GradingError, Job, Limits, grade_job, ungraded
+from .batch import GradingError, Job, Limits, grade_job, not_regular, ungraded
 from .engine.results import ERROR, SubmissionResult
 from .feedback import write_feedback
+from .outdir import atomic_write_bytes
 
 CONNECT_SECONDS = 20.0          # reaching the scheduler (and reconnecting after a blip)
 TASKS_PER_THREAD = 4            # tasks in flight per worker thread (at least MIN_IN_FLIGHT)
@@ -79,26 +80,23 @@ def check_worker(sandbox: str) -> str:
     return ""
 
 
-def _sent_as_bytes(job: Job) -> bool:
-    """Whether ``job`` goes to the cluster; the rest (no file, not a regular file, too large)
-    become their row on the client at once, as a local run makes them, without grading."""
+def _read_if_sent(job: Job) -> bytes | None:
+    """The submission's bytes when it goes to the cluster; None for the rest (no file, not a
+    regular file, too large), which become their row on the client at once, as a local run
+    makes them, without grading."""
     from .engine.source import MAX_NOTEBOOK_BYTES
 
     path = job.submission
+    if not os.path.lexists(path) or not_regular(path):
+        return None
     try:
-        return (not path.is_symlink() and path.is_file()
-                and path.stat().st_size <= MAX_NOTEBOOK_BYTES)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return False
-
-
-def _write(path: Path, data: bytes | None) -> None:
-    if data is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)                  # readers never see half a file
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size > MAX_NOTEBOOK_BYTES:
+            return None
+        return handle.read(MAX_NOTEBOOK_BYTES + 1)
 
 
 def _given_up(job: Job, err: Exception) -> SubmissionResult:
@@ -171,15 +169,8 @@ def _run(client, jobs: list[Job], limits: Limits, scheduler: str, bar) -> list[S
     results: dict[int, SubmissionResult] = {}
     sources: dict[Path, bytes] = {}
     token = uuid.uuid4().hex[:8]
-    waiting = []
     with bar:
-        for index, job in enumerate(jobs):
-            if _sent_as_bytes(job):
-                waiting.append(index)
-            else:
-                results[index] = grade_job(job, limits)
-                bar.update()
-        waiting.reverse()
+        waiting = list(reversed(range(len(jobs))))
         running = as_completed(loop=client.loop)
         futures = {}
 
@@ -188,11 +179,16 @@ def _run(client, jobs: list[Job], limits: Limits, scheduler: str, bar) -> list[S
             while waiting and len(futures) < max(MIN_IN_FLIGHT, TASKS_PER_THREAD * threads):
                 index = waiting.pop()
                 job = jobs[index]
+                submission = _read_if_sent(job)          # read as it goes, not the class at once
+                if submission is None:
+                    results[index] = grade_job(job, limits)
+                    bar.update()
+                    continue
                 if job.source not in sources:
                     sources[job.source] = job.source.read_bytes()
                 task = {"student_id": job.student_id, "assignment": job.assignment,
                         "notebook": job.source.name, "seed": job.seed, "limits": asdict(limits),
-                        "source": sources[job.source], "submission": job.submission.read_bytes()}
+                        "source": sources[job.source], "submission": submission}
                 key = f"grade-{job.assignment}-{job.source.stem}-{job.student_id}-{token}"
                 future = client.submit(grade_remote, task, key=key, pure=False)
                 futures[future] = index
@@ -213,8 +209,9 @@ def _run(client, jobs: list[Job], limits: Limits, scheduler: str, bar) -> list[S
                         "output folder: run the command again once the scheduler is back") from None
                 result, graded, page = _given_up(job, err), None, None
             else:
-                _write(job.autograded_path, graded)
-                _write(job.feedback_path, page)
+                for path, data in ((job.autograded_path, graded), (job.feedback_path, page)):
+                    if data is not None:
+                        atomic_write_bytes(path, data)
             future.release()
             results[index] = result
             bar.set_postfix_str(f"{job.student_id}: {result.status}")

@@ -17,14 +17,18 @@ from pathlib import Path
 
 import nbformat
 
+from .outdir import atomic_write_text
 from .release import protected_lines
+from .engine.source import strip_hidden
 from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
-_HIDDEN = re.compile(r"[ \t]*###\s*BEGIN HIDDEN TESTS.*?(###\s*END HIDDEN TESTS[^\n]*\n?|\Z)", re.S)
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded)\n"
 _MAX_OUTPUT_LINES = 40
 _MAX_OUTPUT_CHARS = 4000
 _MAX_IMAGE_BYTES = 400_000
+_MAX_MARKDOWN_CHARS = 20_000        # longer markdown is shown as text (rendering stays cheap)
+_MAX_SOURCE_CHARS = 50_000          # a cell's code shown on the page
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -40,7 +44,7 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;margin
 def strip_hidden_tests(source: str) -> str:
     """``source`` with every ``### BEGIN/END HIDDEN TESTS`` block replaced by a short note
     (an unterminated block is cut to the end of the cell)."""
-    return _HIDDEN.sub(HIDDEN_NOTE, source)
+    return strip_hidden(source, HIDDEN_NOTE, anywhere=True, cut_unterminated=True)
 
 
 def hidden_lines(source: Path | None) -> list[str]:
@@ -62,6 +66,10 @@ def _verdict(q: QuestionResult) -> str:
     if q.message:
         text += f"\n{q.message}"
     return f'<pre class="verdict {_css_class(q.status)}">{html.escape(text)}</pre>'
+
+
+def _cut(text: str, limit: int = _MAX_SOURCE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
 
 
 def _truncate(text: str) -> str:
@@ -87,15 +95,26 @@ def _outputs(cell: nbformat.NotebookNode, kinds: tuple[str, ...] = ("stream", "e
             parts.append(f'<pre class="out failed">{html.escape(_truncate(line))}</pre>')
         elif kind in ("execute_result", "display_data"):
             data = out.get("data", {})
-            image = data.get("image/png")
-            if isinstance(image, str) and len(image) <= _MAX_IMAGE_BYTES:
-                parts.append(f'<img alt="figure" src="data:image/png;base64,{image.strip()}">')
+            image = _png_base64(data.get("image/png"))
+            if image:
+                parts.append(f'<img alt="figure" src="data:image/png;base64,{html.escape(image)}">')
             elif "text/plain" in data:
                 parts.append(f'<pre class="out">{html.escape(_truncate(str(data["text/plain"])))}</pre>')
     return "".join(parts)
 
 
+def _png_base64(image: object) -> str:
+    """``image`` if it is base64 text of bounded size (whitespace dropped), else "": anything
+    else in an output could break out of the page's ``<img>`` tag."""
+    if not isinstance(image, str) or len(image) > _MAX_IMAGE_BYTES:
+        return ""
+    image = "".join(image.split())
+    return image if _BASE64.fullmatch(image) else ""
+
+
 def _markdown(source: str) -> str:
+    if len(source) > _MAX_MARKDOWN_CHARS:
+        return f"<pre>{html.escape(_cut(source, _MAX_MARKDOWN_CHARS))}</pre>"
     try:
         import mistune
     except ImportError:  # pragma: no cover - mistune comes with nbconvert
@@ -113,12 +132,12 @@ def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> s
         elif cell.get("cell_type") == "code":
             grade_id = meta.get("grade_id", "")
             if meta.get("grade") or grade_id in questions:
-                body = f"<pre>{html.escape(strip_hidden_tests(source))}</pre>"
+                body = f"<pre>{html.escape(_cut(strip_hidden_tests(source)))}</pre>"
                 body += _outputs(cell, kinds=("stream",))   # the judge keeps only visible prints
                 if grade_id in questions:
                     body += _verdict(questions[grade_id])
             else:
-                body = f"<pre>{html.escape(source)}</pre>{_outputs(cell)}"
+                body = f"<pre>{html.escape(_cut(source))}</pre>{_outputs(cell)}"
             parts.append(f'<div class="cell">{body}</div>')
     return "\n".join(parts)
 
@@ -162,6 +181,5 @@ def write_feedback(result: SubmissionResult, path: Path, *, source: Path | None 
             nb = nbformat.read(graded, as_version=4)
         except Exception:  # an unreadable notebook still gets its score page
             nb = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_feedback(result, nb, hidden_lines(source)), encoding="utf-8")
+    atomic_write_text(path, render_feedback(result, nb, hidden_lines(source)))
     return path

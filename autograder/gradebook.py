@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 
+from .outdir import atomic_path, atomic_write_text
 from .engine.results import OK, QuestionResult, SubmissionResult
 
 CSV_FIELDS = ("student_id", "assignment", "notebook", "score", "max_score", "status", "reason")
@@ -43,8 +44,7 @@ def save_results(out_dir: Path, assignment: str, results: list[SubmissionResult]
         "sources": {source.stem: str(source) for source in sources},
         "results": [asdict(result) for result in results],
     }
-    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
 def result_from_dict(data: dict) -> SubmissionResult:
@@ -78,7 +78,7 @@ def write_csv(results: list[SubmissionResult], path: Path) -> Path:
     """``grades.csv``: one row per student and notebook; a submission that could not be graded
     keeps its status and reason beside its 0."""
     columns = question_columns(results)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*CSV_FIELDS, *columns])
         for r in results:

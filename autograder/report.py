@@ -1,9 +1,10 @@
 """The class report: per question, how many students passed and which mistakes the others made.
 
 Each question of each submission gets one *outcome*: ``passed``, the checker's diagnosis of the
-failure (``transposed``, ``sign``, ...), ``not implemented`` (the stub still raises), ``error``
-(failed with no diagnosis), ``not run`` or ``voided``. ``OUT/report.html`` tabulates the counts
-and embeds ``OUT/report.png``, a stacked bar chart of the same counts.
+failure (``transposed``, ``sign``, ...), ``not implemented`` (the stub still raises), ``no
+diagnosis`` (the test failed, or the student's code raised, without a checker diagnosis), ``not
+run`` or ``voided``. The word "error" is kept for the grader's own failures (status ``error``).
+``OUT/report.html`` tabulates the counts and embeds ``OUT/report.png``, a stacked bar chart.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import html
 from collections import Counter
 from pathlib import Path
 
+from utils.gradcheck import DIAGNOSES
+
 from .gradebook import load_results
+from .outdir import atomic_path, atomic_write_text
 from .engine.results import FAILED, NOT_RUN, PASSED, VOIDED, QuestionResult, SubmissionResult
 
 NOT_IMPLEMENTED = "not implemented"
-NO_DIAGNOSIS = "error"
+NO_DIAGNOSIS = "no diagnosis"   # failed or raised; never "error", which means a grader bug
+_CHECKER_DIAGNOSES = frozenset(DIAGNOSES) - {"ok"}    # a failure's category, never "passed"
 _FIXED_FIRST = [PASSED]
 _FIXED_LAST = [NOT_IMPLEMENTED, NO_DIAGNOSIS, NOT_RUN, VOIDED]
 
@@ -25,7 +30,7 @@ _FIXED_LAST = [NOT_IMPLEMENTED, NO_DIAGNOSIS, NOT_RUN, VOIDED]
 def outcome(q: QuestionResult) -> str:
     """The report category of one graded question."""
     if q.status == FAILED:
-        if q.diagnosis and q.diagnosis != "ok":
+        if q.diagnosis in _CHECKER_DIAGNOSES:
             return q.diagnosis
         return NOT_IMPLEMENTED if "NotImplementedError" in q.message else NO_DIAGNOSIS
     return q.status
@@ -77,7 +82,8 @@ def plot(counts: dict[tuple[str, str, str], Counter], path: Path) -> Path:
     ax.set_title("Outcome of every question, by checker diagnosis")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=100, format="png")
     plt.close(fig)
     return path
 
@@ -122,7 +128,7 @@ def write_report(out_dir: Path) -> tuple[Path, Path | None]:
         plot(counts, png_path)
         png = png_path.read_bytes()
     html_path = out_dir / "report.html"
-    html_path.write_text(render(results, counts, png), encoding="utf-8")
+    atomic_write_text(html_path, render(results, counts, png))
     return html_path, (png_path if png else None)
 
 

@@ -26,18 +26,23 @@ def isolate_network() -> str:
 def forbid_new_processes() -> str:
     """Install a seccomp filter: no fork, vfork or process-making clone from here on (threads
     are still allowed). RLIMIT_NPROC is no defence when the grader runs as root (the kernel
-    exempts root's processes, even in a user namespace), this is. Returns how it went."""
+    exempts root's processes, even in a user namespace), this is. The same filter refuses
+    memory that the address-space limit does not count: ``memfd_create``, ``memfd_secret``
+    and System V shared memory (``shmget``). Returns how it went."""
     import platform
     import struct
-    arch = {"x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone": 56, "clone3": 435}),
-            "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435})}.get(platform.machine())
+    arch = {"x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone": 56, "clone3": 435,
+                                    "memfd_create": 319, "memfd_secret": 447, "shmget": 29}),
+            "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435, "memfd_create": 279,
+                                     "memfd_secret": 447, "shmget": 194})}.get(platform.machine())
     if arch is None:
         return f"new processes NOT blocked (no filter for {platform.machine()})"
     audit_arch, numbers = arch
     ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
     allow, deny, nosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38     # ALLOW, ERRNO(EPERM/ENOSYS)
     program: list[tuple[int, int, int, int]] = [(ld, 0, 0, 4)]          # seccomp_data.arch
-    blocked = [numbers[n] for n in ("fork", "vfork") if n in numbers]
+    blocked = [numbers[n] for n in ("fork", "vfork", "memfd_create", "memfd_secret", "shmget")
+               if n in numbers]
     body: list[tuple] = [("jeq", numbers["clone3"], "nosys", None)]
     body += [("jeq", nr, "deny", None) for nr in blocked]
     body += [("jeq", numbers["clone"], None, "allow"), ("ld", 16), ("jset", 0x10000, "allow", "deny")]

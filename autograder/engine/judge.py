@@ -136,8 +136,9 @@ class Exercise:
             if op == "return":
                 try:
                     value = record.decode(header.get("value"), blobs)
-                    if "writeback" in header:
-                        record.apply_in_place((args, kwargs), record.decode(header["writeback"], blobs))
+                    if "writeback" in header:      # the arguments stay as the test made them
+                        record.apply_in_place((args, kwargs), record.decode(header["writeback"], blobs),
+                                              generators_only=True)
                 except record.WireError as err:
                     raise _student_error(self.__name__, "ValueError",
                                          f"the grader could not read what your function returned ({err})")
@@ -221,6 +222,20 @@ def _from_gradcheck(exc: BaseException) -> bool:
     return bool(frames) and os.sep + "gradcheck" in frames[-1].filename
 
 
+def checker_diagnosis(exc: BaseException, checker_only: bool = False) -> str:
+    """The diagnosis word of an ``AssertionError`` raised by the test's own code (its helpers,
+    or with ``checker_only`` ``utils.gradcheck`` itself), one of ``utils.gradcheck.DIAGNOSES``;
+    "" for anything else. An exception a student's function raised never counts, whatever its
+    text says (``"[passed] ..."`` is just text)."""
+    if not isinstance(exc, AssertionError) or getattr(exc, "student_function", None):
+        return ""
+    match = DIAGNOSIS.match(str(exc))
+    if not match or (checker_only and not _from_gradcheck(exc)):
+        return ""
+    from utils.gradcheck import DIAGNOSES
+    return match.group(1) if match.group(1) in DIAGNOSES and match.group(1) != "ok" else ""
+
+
 def _describe(exc: BaseException, hidden: bool, filename: str, hidden_set: set[int]) -> dict:
     """The student-facing account of a failed test: never hidden code, lines or values."""
     name = getattr(exc, "student_type", None) or type(exc).__name__
@@ -236,16 +251,16 @@ def _describe(exc: BaseException, hidden: bool, filename: str, hidden_set: set[i
         if not getattr(exc, "student_traceback", None) or not tb[-1].startswith(name):
             if not tb or not tb[-1].startswith(name):
                 tb.append(f"{name}: {text}")
-        match = DIAGNOSIS.match(text)
-        message = _first_lines(text) if isinstance(exc, AssertionError) and match else f"{name}: {_first_lines(text)}"
+        diagnosis = checker_diagnosis(exc)
+        message = _first_lines(text) if diagnosis else f"{name}: {_first_lines(text)}"
         if function and name in ("NameError",):
             message = f"{name}: {text} (your notebook does not define {function})"
         return {"ename": name, "evalue": text, "traceback": tb, "message": message,
-                "diagnosis": match.group(1) if match and isinstance(exc, AssertionError) else ""}
-    if isinstance(exc, AssertionError) and not function and DIAGNOSIS.match(text) and _from_gradcheck(exc):
+                "diagnosis": diagnosis}
+    if checker_diagnosis(exc, checker_only=True):
         message = "Hidden test: " + _first_lines(text)
         return {"ename": name, "evalue": message, "message": message,
-                "diagnosis": DIAGNOSIS.match(text).group(1)}
+                "diagnosis": checker_diagnosis(exc, checker_only=True)}
     if function:
         if name in SAFE_STUDENT_ERRORS:
             message = f"Hidden test: your function {function} raised {name}: {_first_lines(text, 2)}"

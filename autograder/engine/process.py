@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from . import record
+from .untrusted import clean_tree
 
 
 class Process:
@@ -33,7 +34,10 @@ class Process:
             raise record.ChannelClosed("channel closed") from None
 
     def read(self, deadline: float) -> tuple[dict, list[bytes], bytes]:
-        return self.reader.read(deadline)
+        """The next frame; every string of its header is cleaned here, where text made by
+        student code enters the grader (:mod:`autograder.engine.untrusted`)."""
+        header, blobs, raw = self.reader.read(deadline)
+        return clean_tree(header), blobs, raw
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -260,41 +260,48 @@ def decode(tree: Any, blobs: list[bytes], callables: Callable[[int, str], Any] |
     return _Decoder(blobs, callables).decode(tree)
 
 
-def apply_in_place(target: Any, new: Any) -> None:
+def apply_in_place(target: Any, new: Any, generators_only: bool = False) -> None:
     """Make ``target`` (an argument a student function received) look like ``new``, in place.
 
     Used for arguments the function changed: arrays are overwritten, lists and dicts
-    refilled, generators moved to their new state; immutable parts are left alone.
+    refilled, generators moved to their new state; immutable parts are left alone. With
+    ``generators_only`` only random generators move (what a call may legitimately consume);
+    arrays, lists and dicts keep the values the caller gave, whatever the function did to its
+    copy, so references computed from them afterwards are the intended ones.
     """
     if isinstance(new, Opaque):
         return
+    if isinstance(target, np.random.Generator) and isinstance(new, np.random.Generator):
+        if type(target.bit_generator) is type(new.bit_generator):
+            target.bit_generator.state = new.bit_generator.state
+        return
     if isinstance(target, np.ndarray) and isinstance(new, np.ndarray):
-        if target.shape == new.shape and target.flags.writeable:
+        if target.shape == new.shape and target.flags.writeable and not generators_only:
             np.copyto(target, new, casting="unsafe")
     elif type(target) is list and type(new) is list:
         if len(target) == len(new):
             for index, (old, item) in enumerate(zip(target, new)):
-                if isinstance(old, (np.ndarray, list, dict)) and type(old) is type(item):
-                    apply_in_place(old, item)
-                elif not isinstance(item, Opaque):
+                if isinstance(old, (np.ndarray, list, dict, tuple, np.random.Generator)) \
+                        and type(old) is type(item):
+                    apply_in_place(old, item, generators_only)
+                elif not isinstance(item, Opaque) and not generators_only:
                     target[index] = item
-        else:
+        elif not generators_only:
             target[:] = new
     elif type(target) is dict and type(new) is dict:
         for key, item in new.items():
             old = target.get(key)
-            if isinstance(old, (np.ndarray, list, dict)) and type(old) is type(item):
-                apply_in_place(old, item)
-            elif not isinstance(item, Opaque):
+            if isinstance(old, (np.ndarray, list, dict, tuple, np.random.Generator)) \
+                    and type(old) is type(item):
+                apply_in_place(old, item, generators_only)
+            elif not isinstance(item, Opaque) and not generators_only:
                 target[key] = item
-        for key in [k for k in target if k not in new]:
-            del target[key]
+        if not generators_only:
+            for key in [k for k in target if k not in new]:
+                del target[key]
     elif type(target) is tuple and type(new) is tuple and len(target) == len(new):
         for old, item in zip(target, new):
-            apply_in_place(old, item)
-    elif isinstance(target, np.random.Generator) and isinstance(new, np.random.Generator):
-        if type(target.bit_generator) is type(new.bit_generator):
-            target.bit_generator.state = new.bit_generator.state
+            apply_in_place(old, item, generators_only)
 
 
 def fingerprint(tree: Any, blobs: list[bytes]) -> bytes:
@@ -337,11 +344,13 @@ class FrameReader:
     def _fill(self, need: int, deadline: float | None) -> None:
         while len(self.buffer) < need:
             if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ChannelTimeout("no answer before the deadline")
+                # what already arrived is read even when the deadline has passed (select with
+                # a zero wait): a late check must not throw away an answer that came in time
+                left = max(deadline - time.monotonic(), 0.0)
                 ready, _, _ = select.select([self.fd], [], [], left)
                 if not ready:
+                    if time.monotonic() >= deadline:
+                        raise ChannelTimeout("no answer before the deadline")
                     continue
             chunk = os.read(self.fd, max(need - len(self.buffer), 1 << 16))
             if not chunk:

@@ -11,7 +11,7 @@ Commands (frames, see :mod:`autograder.engine.record`):
   value, the arguments if the function changed them, what it printed) or ``raise``. While
   it runs, the function may call a function argument, which goes back as ``callback``.
 * ``check``: before a test, report tampering seen in this process (patched numpy,
-  ``utils.gradcheck`` or builtins, redefined test helpers of locked cells).
+  ``utils.gradcheck`` or builtins) and, as notes, redefined helpers of locked cells.
 * ``serve``: during a test, take ``call`` commands straight from the judge (its own pipes)
   until it sends ``end``; then answer ``served`` to the grader.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dis
 import io
 import json
 import linecache
@@ -42,6 +43,7 @@ _MAGIC = re.compile(r"^(\s*)([%!].*)$")
 
 
 _ISOLATION: dict = {}        # what could not be confined, reported to the grader
+_KEPT: list = []
 
 
 class CellTimeout(BaseException):
@@ -180,8 +182,11 @@ class Tamper:
                     obj, (types.FunctionType, type, types.ModuleType)):
                 self.helpers[name] = (obj, grade_id)
 
-    def check(self, namespace: dict) -> list[str]:
-        found = []
+    def check(self, namespace: dict) -> tuple[list[str], list[str]]:
+        """``(findings, notes)`` not reported before: a patched module that tests rely on is
+        tampering; a redefined helper of a locked cell is only a note, since tests run in the
+        judge with the original helpers (a student's own ``show`` changes nothing they see)."""
+        found, notes = [], []
         for name, (module, attrs) in self.modules.items():
             if sys.modules.get(name) is not module:
                 found.append(f"sys.modules['{name}'] was replaced")
@@ -195,11 +200,48 @@ class Tamper:
                 elif now[attr] is not obj:
                     found.append(f"{name}.{attr} was replaced")
         for name, (obj, grade_id) in self.helpers.items():
-            if namespace.get(name) is not obj:
-                found.append(f"the test helper '{name}' from the locked cell '{grade_id}' was redefined")
+            now = namespace.get(name)
+            if now is obj:
+                continue
+            if ignores_its_inputs(now):
+                found.append(f"the test helper '{name}' from the locked cell '{grade_id}' was redefined "
+                             "to ignore what it checks")
+            else:
+                notes.append(f"the notebook defines its own '{name}', the name of a helper from the "
+                             f"locked cell '{grade_id}' (the tests used the original; this changed nothing)")
         fresh = [f for f in found if f not in self.reported]
-        self.reported.update(fresh)
-        return fresh
+        fresh_notes = [n for n in notes if n not in self.reported]
+        self.reported.update(fresh + fresh_notes)
+        return fresh, fresh_notes
+
+
+def student_module() -> types.ModuleType:
+    """A fresh ``__main__`` module for the student's cells, registered as ``sys.modules
+    ['__main__']`` in place of this runner: ``import __main__`` in a notebook finds the
+    notebook's own names, not the runner's machinery (what the runner sends is still treated
+    as hostile by the grader: :mod:`autograder.engine.untrusted`)."""
+    module = types.ModuleType("__main__", "The student's notebook.")
+    module.__dict__["__builtins__"] = builtins
+    _KEPT.append(sys.modules.get("__main__"))      # the runner's own module stays alive
+    sys.modules["__main__"] = module
+    return module
+
+
+def ignores_its_inputs(obj: object) -> bool:
+    """Whether ``obj``, put where a test helper was, looks made to pass whatever it is given:
+    a lambda, or a function that never reads one of its parameters. A student's own function
+    that happens to share a helper's name uses its arguments (an honest collision)."""
+    if not isinstance(obj, types.FunctionType):
+        return False
+    code = obj.__code__
+    if code.co_name == "<lambda>":
+        return True
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)    # *args, **kwargs
+    parameters = set(code.co_varnames[:count])
+    used = {i.argval for i in dis.get_instructions(code)
+            if i.opname.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "DELETE_FAST"))}
+    return bool(parameters) and not parameters <= used | set(code.co_cellvars)
 
 
 class Runner:
@@ -210,7 +252,7 @@ class Runner:
         self.grader = (record.FrameReader(cmd_fd), out_fd)
         self.judge = (record.FrameReader(judge_in), judge_out)
         self.reader, self.out_fd = self.grader
-        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.namespace = student_module().__dict__
         self.count = 0
         self.tamper = Tamper(watch)
         self.pid = os.getpid()
@@ -345,7 +387,8 @@ class Runner:
             elif op == "call":
                 self.call(header, blobs)
             elif op == "check":
-                self.send({"op": "checked", "findings": self.tamper.check(self.namespace)})
+                findings, notes = self.tamper.check(self.namespace)
+                self.send({"op": "checked", "findings": findings, "notes": notes})
             elif op == "serve":
                 self.serve_judge()
             elif op == "quit":

@@ -2,7 +2,9 @@
 
 Inside ``bwrap`` the student's process sees a read-only system (``/usr``, the Python
 installation, the virtual environment, the ``utils`` package and the two autograder modules
-its runner imports) and exactly one writable folder, its ``workdir``. Everything else of the
+its runner imports) and exactly one writable folder, its ``workdir``: a fresh tmpfs of
+``WORKDIR_MB`` at that path (a disk quota; it vanishes with the run, whatever was built in
+it), with ``/dev/shm`` a tmpfs of ``SHM_MB``. Everything else of the
 repository (``solutions/``, ``tests/``, ``bench/``, the planted mistakes, gradebooks, other
 students' folders) is simply not there. It has no network (its own empty network namespace),
 its own PID namespace, no capabilities, and dies with the grader. Resource limits (address
@@ -30,6 +32,8 @@ RUNNER_MODULES = ("__init__.py", "engine/__init__.py", "engine/record.py", "engi
 FALLBACK_WARNING = ("WARNING: bubblewrap (bwrap) is not available, so student code ran with resource "
                     "limits only: it could read the instructor's files and use the network. Install "
                     "bubblewrap (apt-get install bubblewrap) for real isolation.")
+WORKDIR_MB = 256        # the student's only writable folder: a tmpfs of this size, gone after the run
+SHM_MB = 1              # /dev/shm: a tmpfs this small (shared memory escapes the memory limit)
 _bwrap_ok: bool | None = None
 
 
@@ -130,7 +134,8 @@ def command(kind: str, workdir: Path, argv: list[str]) -> list[str]:
         "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         *_system_binds(), *_python_binds(),
         "--proc", "/proc", "--dev", "/dev",
-        "--bind", str(workdir), str(workdir),
+        "--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm",
+        "--perms", "0700", "--size", str(WORKDIR_MB * 2**20), "--tmpfs", str(workdir),
         "--chdir", str(workdir),
         "--remount-ro", "/",
         *argv,

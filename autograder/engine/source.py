@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import ast
 import copy
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from .untrusted import clean_tree
+
 ANSWER, TEST, SETUP, FREE, MARKDOWN = "answer", "test", "setup", "free", "markdown"
-_HIDDEN = re.compile(r"^[ \t]*###\s*BEGIN HIDDEN TESTS.*?^[ \t]*###\s*END HIDDEN TESTS[^\n]*$",
-                     re.S | re.M)
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 _ROLE_KEYS = ("grade", "solution", "locked", "points", "task")
 
@@ -80,14 +83,27 @@ def _text(source: object) -> str:
     return source if isinstance(source, str) else ""
 
 
-def read_notebook(path: Path) -> dict:
-    """The notebook at ``path`` as a JSON dict, checked to be nbformat v4 (else NotebookError)."""
+def read_notebook(path: Path, follow_links: bool = False) -> dict:
+    """The notebook at ``path`` as a JSON dict, checked to be nbformat v4 (else NotebookError).
+    Only a regular file is read: a symbolic link (unless ``follow_links``, for the instructor's
+    own files), a device or a pipe is refused, never read through."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_NOTEBOOK_BYTES:
-            raise NotebookError(f"{Path(path).name}: {size / 2**20:.0f} MB is too large for a "
-                                f"notebook (limit {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs)")
-        raw = Path(path).read_bytes()
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise NotebookError(f"{Path(path).name}: is a symbolic link, which is not graded "
+                                "(submit the notebook file itself)") from None
+        raise NotebookError(f"{Path(path).name}: cannot be read ({err.strerror or err})") from None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise NotebookError(f"{Path(path).name}: not a regular file")
+            if info.st_size > MAX_NOTEBOOK_BYTES:
+                raise NotebookError(f"{Path(path).name}: {info.st_size / 2**20:.0f} MB is too large for a "
+                                    f"notebook (limit {MAX_NOTEBOOK_BYTES // 2**20} MB; clear its outputs)")
+            raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
     except OSError as err:
         raise NotebookError(f"{Path(path).name}: cannot be read ({err.strerror or err})") from None
     try:
@@ -97,6 +113,7 @@ def read_notebook(path: Path) -> dict:
     except json.JSONDecodeError as err:
         raise NotebookError(f"{Path(path).name}: malformed JSON at line {err.lineno}, "
                             f"column {err.colno}: {err.msg}") from None
+    nb = clean_tree(nb, code=True)       # lone surrogates, control characters: gone here, once
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{Path(path).name}: not a Jupyter notebook (no list of cells)")
     if nb.get("nbformat") != 4:
@@ -133,7 +150,7 @@ def top_level_defs(source: str) -> list[str]:
 
 def parse_source(path: Path) -> SourceNotebook:
     """Parse the instructor notebook at ``path`` (raises NotebookError when unusable)."""
-    nb = read_notebook(path)
+    nb = read_notebook(path, follow_links=True)
     cells, exercises, answer_of, seen = [], [], {}, set()
     for raw in nb["cells"]:
         meta = _nbgrader(raw)
@@ -153,9 +170,40 @@ def parse_source(path: Path) -> SourceNotebook:
     return SourceNotebook(Path(path), tuple(cells), tuple(exercises), answer_of)
 
 
-def strip_hidden(source: str) -> str:
-    """``source`` without its hidden-test blocks (what the student's copy shows)."""
-    return _HIDDEN.sub("", source)
+def _marker(word: str, anywhere: bool) -> re.Pattern:
+    return re.compile((r"###\s*" if anywhere else r"[ \t]*###\s*") + word + " HIDDEN TESTS")
+
+
+_BEGIN, _END = _marker("BEGIN", False), _marker("END", False)
+_BEGIN_ANYWHERE, _END_ANYWHERE = _marker("BEGIN", True), _marker("END", True)
+
+
+def strip_hidden(source: str, note: str = "", *, anywhere: bool = False,
+                 cut_unterminated: bool = False) -> str:
+    """``source`` with every ``### BEGIN/END HIDDEN TESTS`` block (marker lines included)
+    replaced by ``note`` (what the student's copy shows). Markers start a line, or with
+    ``anywhere`` may follow code on it; a block without its end is kept, or with
+    ``cut_unterminated`` cut to the end. One pass over the lines: linear in the text, however
+    a submission repeats the markers."""
+    begin, end = (_BEGIN_ANYWHERE, _END_ANYWHERE) if anywhere else (_BEGIN, _END)
+    find = (lambda pattern, line: pattern.search(line)) if anywhere else \
+        (lambda pattern, line: pattern.match(line))
+    out: list[str] = []
+    block: list[str] | None = None
+    for line in source.splitlines(keepends=True):
+        if block is None:
+            if find(begin, line):
+                block = [line]
+            else:
+                out.append(line)
+        else:
+            block.append(line)
+            if find(end, line):
+                block = None
+                out.append(note)
+    if block is not None:
+        out.append(note if cut_unterminated else "".join(block))
+    return "".join(out)
 
 
 def _same_code(a: str, b: str) -> bool:

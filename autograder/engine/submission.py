@@ -12,9 +12,12 @@ student's process never sees a test, and the judge never runs student code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +29,16 @@ from .plan import judge_cells, test_helpers
 from .process import Process, expect
 from .results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
                       VOIDED, QuestionResult, SubmissionResult)
+from .untrusted import (OUTPUT_TEXT_CHARS, SUBMISSION_OUTPUT_CHARS, OutputBudget,
+                        clean_outputs)
 from .source import (ANSWER, MARKDOWN, TEST, Assembled, Cell, NotebookError, SourceNotebook,
                      assemble, parse_source, read_notebook, to_notebook)
 
 GRACE_SECONDS = 3.0          # after a cell's time is up, how long the soft interrupt may take
 OVERALL_FACTOR = 10          # the whole notebook may take this many per-cell timeouts
 STARTUP_SECONDS = 60.0       # starting the sandbox and the judge (imports), on a busy machine
+JUDGE_GRACE_SECONDS = 30.0   # the judge's own work (setup cells, a verdict) after the notebook's time
+GRADER_SECONDS = 90.0        # the judge's grace plus the grader's own work on one submission
 
 
 class Stopped(Exception):
@@ -56,6 +63,7 @@ class _Run:
     stopped_at: int | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)   # (what, seconds) for profiling
     calls: int = 0                                                  # exercise calls relayed
+    budget: OutputBudget = field(default_factory=OutputBudget)      # outputs left to store
 
 
 def grade_submission(source: Path, submission: Path, *, student_id: str, assignment: str,
@@ -69,13 +77,61 @@ def grade_submission(source: Path, submission: Path, *, student_id: str, assignm
     started = time.monotonic()
     notebook = Path(source).stem
     base = dict(student_id=student_id, assignment=assignment, notebook=notebook)
+    limit = wall_clock_seconds(float(timeout))
     try:
-        result = _grade(Path(source), Path(submission), Path(workdir), seed, float(timeout),
-                        int(memory_mb), sandbox, autograded_path, base, started)
+        with _wall_clock(limit):
+            result = _grade(Path(source), Path(submission), Path(workdir), seed, float(timeout),
+                            int(memory_mb), sandbox, autograded_path, base, started)
+    except TooSlow:
+        unrun = _unrun(Path(source), "not run: grading this notebook took too long")
+        result = SubmissionResult(**base, score=0.0, max_score=sum(q.max_points for q in unrun),
+                                  status=INVALID, questions=unrun,
+                                  reason=f"grading this notebook took longer than its limit of {limit:.0f} s "
+                                         "(the grader's own work on it included): it is too large or "
+                                         "too repetitive to process")
     except Exception as exc:                               # noqa: BLE001 (a grader bug: say so)
         result = SubmissionResult(**base, score=0.0, max_score=0.0, status=ERROR,
                                   reason=f"grader error: {type(exc).__name__}: {exc}")
     return _with_seconds(result, time.monotonic() - started)
+
+
+def wall_clock_seconds(timeout: float) -> float:
+    """The most one submission may take, everything included: starting, the student's cells
+    (the whole-notebook limit), the judge's grace and the grader's own work on its content."""
+    return STARTUP_SECONDS + OVERALL_FACTOR * timeout + GRADER_SECONDS
+
+
+class TooSlow(Exception):
+    """The submission's wall-clock limit passed while the grader was still working on it."""
+
+
+@contextlib.contextmanager
+def _wall_clock(seconds: float):
+    """Raise :class:`TooSlow` in this (main) thread once ``seconds`` have passed. Threads get
+    no timer (Python delivers signals to the main thread only); the per-cell and
+    whole-notebook limits still hold there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise TooSlow(f"over {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _unrun(source: Path, message: str) -> tuple[QuestionResult, ...]:
+    try:
+        tests = parse_source(source).tests
+    except NotebookError:
+        return ()
+    return tuple(QuestionResult(c.grade_id, 0.0, c.points, NOT_RUN, message=message) for c in tests)
 
 
 def _with_seconds(result: SubmissionResult, seconds: float) -> SubmissionResult:
@@ -92,7 +148,7 @@ def _grade(source_path: Path, submission: Path, workdir: Path, seed: int, timeou
     max_score = float(sum(c.points for c in source.tests))
     unrun = tuple(QuestionResult(c.grade_id, 0.0, c.points, NOT_RUN, message="no gradable submission")
                   for c in source.tests)
-    if not submission.exists():
+    if not os.path.lexists(submission):
         return SubmissionResult(**base, score=0.0, max_score=max_score, status=MISSING,
                                 reason=f"no submission: {submission.name} not found", questions=unrun)
     try:
@@ -172,7 +228,8 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
             if cell.kind == TEST:
                 tick = time.monotonic()
                 feed.send_before(cell.grade_id)
-                feed.drain(overall)
+                if not run.stopped:                 # a stopped run's tests are not run
+                    feed.drain(max(overall, time.monotonic() + JUDGE_GRACE_SECONDS))
                 run.timings.append((f"judge setup before {cell.grade_id}", time.monotonic() - tick))
                 tick = time.monotonic()
                 run.questions[index] = _test(cell, index, runner, judge, run, timeout, overall)
@@ -204,7 +261,7 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
                 _stop(run, runner, index, reason)
                 continue
             run.timings.append((f"{position} {cell.kind} {cell.grade_id}", float(header.get("seconds") or 0)))
-            run.outputs[index] = header.get("outputs") or []
+            run.outputs[index] = _kept_outputs(run, position, header.get("outputs"))
             run.counts[index] = header.get("count")
             if header.get("error") and cell.kind == ANSWER:
                 run.cell_errors[cell.grade_id] = str(header["error"])
@@ -276,6 +333,25 @@ def _read_runner(runner: Process, deadline: float, timeout: float, allowed: set[
     return header
 
 
+def _judge_result(judge: Process, runner: Process, run: _Run, index: int, grade_id: str,
+                  overall: float) -> dict:
+    """The judge's verdict on the current test. If the whole notebook's time runs out during
+    the test, the student's process is stopped there (the run becomes partial, keeping what
+    earlier tests earned) and the judge, whose calls then fail at once, gets a short grace."""
+    try:
+        header, _, _ = judge.read(overall)
+    except record.ChannelTimeout:
+        if not run.stopped:
+            _stop(run, runner, index, f"the notebook stopped during test '{grade_id}': "
+                                      "the whole notebook ran past its time limit")
+        return expect(judge, "result", time.monotonic() + JUDGE_GRACE_SECONDS, "the judge")
+    except (record.ChannelClosed, record.WireError) as err:
+        raise RuntimeError(f"the judge failed ({type(err).__name__}): {judge.stderr_text()}") from None
+    if header.get("op") != "result":
+        raise RuntimeError(f"the judge sent {header.get('op')!r} instead of 'result'")
+    return header
+
+
 def _stop(run: _Run, runner: Process, index: int, reason: str) -> None:
     run.stopped = reason
     run.stopped_at = index
@@ -296,6 +372,8 @@ def _test(cell: Cell, index: int, runner: Process, judge: Process, run: _Run,
         for finding in checked.get("findings") or []:
             run.findings.append(f"{str(finding)[:200]} (seen before test '{cell.grade_id}'; the test "
                                 "was checked with the real numpy and utils, so this earned nothing)")
+        for note in checked.get("notes") or []:
+            run.notes.append(str(note)[:300])
         runner.send({"op": "serve"})
     except record.ChannelClosed:
         _stop(run, runner, index, f"the notebook stopped before test '{cell.grade_id}': "
@@ -307,7 +385,7 @@ def _test(cell: Cell, index: int, runner: Process, judge: Process, run: _Run,
         _stop(run, runner, index, voided)
     judge.send({"op": "test", "source": cell.source, "grade_id": cell.grade_id,
                 "timeout": timeout, "runner_gone": bool(run.stopped)})
-    header = expect(judge, "result", overall, "the judge")
+    header = _judge_result(judge, runner, run, index, cell.grade_id, overall)
     run.calls = int(header.get("calls") or 0)
     state = str(header.get("runner", "ok"))
     if run.stopped:
@@ -332,7 +410,8 @@ def _test(cell: Cell, index: int, runner: Process, judge: Process, run: _Run,
         voided = f"the notebook's process broke the grader's protocol during test '{cell.grade_id}' ({state})"
         _stop(run, runner, index, voided)
     error = header.get("error") or {}
-    outputs = [{"output_type": "stream", "name": "stdout", "text": header["output"]}] if header.get("output") else []
+    printed = run.budget.take(str(header["output"]), OUTPUT_TEXT_CHARS) if header.get("output") else None
+    outputs = [{"output_type": "stream", "name": "stdout", "text": printed}] if printed else []
     if voided:
         run.findings.append(voided)
         run.outputs[index] = outputs + [_error_output("Voided", voided)]
@@ -348,6 +427,16 @@ def _test(cell: Cell, index: int, runner: Process, judge: Process, run: _Run,
                                      "traceback": list(error.get("traceback") or [message])}]
     return QuestionResult(cell.grade_id, 0.0, cell.points, FAILED,
                           diagnosis=str(error.get("diagnosis") or ""), message=message)
+
+
+def _kept_outputs(run: _Run, position: str, outputs: object) -> list[dict]:
+    """A cell's outputs as the grader stores them: validated, cut, within the budget."""
+    kept, dropped = clean_outputs(outputs, run.budget)
+    if dropped:
+        run.notes.append(f"{dropped} output(s) of {position} were not kept (not a valid notebook "
+                         f"output, or past the {SUBMISSION_OUTPUT_CHARS // 10**6} MB of outputs "
+                         "a notebook may store)")
+    return kept
 
 
 def _error_output(name: str, text: str) -> dict:

@@ -34,6 +34,18 @@ def add_cell(nb: dict, after: str, code: str) -> dict:
     return nb
 
 
+def printed_line(path: Path, prefix: str) -> str:
+    """The rest of the first line that student code printed starting with ``prefix``, read
+    from the graded notebook (files the student wrote vanish with the sandbox)."""
+    graded = nbformat.read(path, as_version=4)
+    for cell_ in graded.cells:
+        for output in cell_.get("outputs", []):
+            for line in str(output.get("text", "")).splitlines():
+                if line.startswith(prefix):
+                    return line[len(prefix):]
+    raise AssertionError(f"nothing printed starting with {prefix!r}")
+
+
 def outputs_of(path: Path) -> str:
     graded = nbformat.read(path, as_version=4)
     return json.dumps([c.get("outputs", []) for c in graded.cells])
@@ -245,7 +257,7 @@ attempt("write_tmp", lambda: open("/tmp/backprop-escape.txt", "w").write("x"))
 attempt("read_other", lambda: open({other!r}).read())
 attempt("connect", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=2))
 attempt("dns", lambda: socket.getaddrinfo("example.com", 80))
-json.dump(found, open("probe.json", "w"))'''
+print("PROBE" + json.dumps(found))'''
 
 
 @needs_bwrap
@@ -264,10 +276,10 @@ def test_sandbox_blocks_files_network_and_other_students(source: Path, tmp_path:
                          other=str(other), port=server.getsockname()[1])
     nb = add_cell(solution_json(source), "relu", probe)
     try:
-        result = grade(source, tmp_path / "alice", nb, sandbox="bwrap")
+        result = grade(source, tmp_path / "alice", nb, sandbox="bwrap", autograded_path=tmp_path / "graded.ipynb")
     finally:
         server.close()
-    found = json.loads((tmp_path / "alice" / "work" / "probe.json").read_text())
+    found = json.loads(printed_line(tmp_path / "graded.ipynb", "PROBE"))
     assert "allowed" not in found.values(), found
     assert not (tmp_path / "outside.txt").exists() and not (REPO_ROOT / "utils" / "x.txt").exists()
     assert result.status == OK and result.score == FULL
@@ -283,15 +295,17 @@ def test_fallback_is_loud(source: Path, tmp_path: Path, capsys: pytest.CaptureFi
 @needs_bwrap
 def test_students_graded_in_parallel_do_not_interfere(source: Path, tmp_path: Path) -> None:
     """Do two students graded at once in separate folders keep their own files and marks?"""
-    nb_alice = add_cell(solution_json(source), "relu", "open('mine.txt', 'w').write('alice')")
+    nb_alice = add_cell(solution_json(source), "relu",
+                        "open('mine.txt', 'w').write('alice')\nprint('MINE', open('mine.txt').read())")
     nb_bob = set_answer(solution_json(source), "relu", "def relu(x):\n    return x")
-    nb_bob = add_cell(nb_bob, "relu", "import os\nprint(os.path.exists('mine.txt'))")
+    nb_bob = add_cell(nb_bob, "relu", "import os\nprint('MINE', os.path.exists('mine.txt'))")
     results = {}
 
     def run(name: str, nb: dict) -> None:
         results[name] = grade_submission(
             source, write_submission(tmp_path / name, nb), student_id=name, assignment="a",
-            workdir=tmp_path / name / "work", seed=7, sandbox="bwrap")
+            workdir=tmp_path / name / "work", seed=7, sandbox="bwrap",
+            autograded_path=tmp_path / name / "graded.ipynb")
 
     threads = [threading.Thread(target=run, args=(n, nb)) for n, nb in (("alice", nb_alice), ("bob", nb_bob))]
     for thread in threads:
@@ -299,8 +313,9 @@ def test_students_graded_in_parallel_do_not_interfere(source: Path, tmp_path: Pa
     for thread in threads:
         thread.join()
     assert results["alice"].score == FULL and results["bob"].score == FULL - POINTS["test_relu"]
-    assert (tmp_path / "alice" / "work" / "mine.txt").read_text() == "alice"
-    assert not (tmp_path / "bob" / "work" / "mine.txt").exists()
+    assert printed_line(tmp_path / "alice" / "graded.ipynb", "MINE ") == "alice"
+    assert printed_line(tmp_path / "bob" / "graded.ipynb", "MINE ") == "False"
+    assert not (tmp_path / "alice" / "work" / "mine.txt").exists()     # gone with the sandbox
 
 
 # --- cheating --------------------------------------------------------------------------

@@ -209,8 +209,9 @@ def test_unreachable_scheduler_is_refused_clearly(graded: dict, monkeypatch: pyt
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file of ``folder`` and its bytes (but the lock file, which names the last run)."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+            if p.is_file() and p.name != ".lock"}
 
 
 def test_losing_the_scheduler_fails_clearly_and_leaves_out_as_before(graded: dict, tmp_path: Path) -> None:
@@ -237,3 +238,4 @@ def test_losing_the_scheduler_fails_clearly_and_leaves_out_as_before(graded: dic
         lonely.stop()
     assert proc.returncode == 2, stderr[-3000:]
     assert f"lost the Dask scheduler at {lonely.address}" in stderr
+    assert _tree(out) == before

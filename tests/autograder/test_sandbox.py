@@ -36,8 +36,9 @@ def test_command_binds_no_instructor_folder(tmp_path: Path) -> None:
     repo = [s for s in sources if s.startswith(str(REPO_ROOT)) and not s.startswith(sys.prefix)]
     assert sorted(repo) == sorted([str(REPO_ROOT / "utils")] +
                                   [str(PACKAGE_DIR / m) for m in sandbox.RUNNER_MODULES])
-    writable = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--bind"]
-    assert writable == [str(tmp_path.resolve())]
+    writable = [argv[i + 1] for i, arg in enumerate(argv) if arg in ("--bind", "--tmpfs")]
+    assert writable == ["/dev/shm", str(tmp_path.resolve())]       # two size-limited tmpfs
+    assert all(argv[i - 2] == "--size" for i, arg in enumerate(argv) if arg == "--tmpfs")
     assert "--unshare-all" in argv and "--die-with-parent" in argv and "--cap-drop" in argv
 
 
@@ -58,6 +59,7 @@ def test_inside_bwrap_only_the_workdir_is_writable_and_instructor_files_are_gone
         f"print(sorted(os.listdir({str(PACKAGE_DIR)!r})))\n"
         f"print(sorted(os.listdir({str(PACKAGE_DIR / 'engine')!r})))\n"
         "open('ok.txt', 'w').write('yes')\n"
+        "print(open('ok.txt').read())\n"
         "for path in ('/tmp/x', " + repr(str(REPO_ROOT / 'utils' / 'x')) + ", '/x'):\n"
         "    try:\n        open(path, 'w')\n        print('WROTE', path)\n"
         "    except OSError as err:\n        print('refused', err.errno)\n"
@@ -70,8 +72,8 @@ def test_inside_bwrap_only_the_workdir_is_writable_and_instructor_files_are_gone
     assert lines[0] == "['.venv', 'autograder', 'utils']"
     assert lines[1] == "['__init__.py', 'engine']"
     assert lines[2] == str(sorted(m.split("/")[1] for m in sandbox.RUNNER_MODULES if "/" in m))
-    lines = lines[:2] + lines[3:]
-    assert (tmp_path / "ok.txt").read_text() == "yes"
+    assert lines[3] == "yes" and not (tmp_path / "ok.txt").exists()   # its own tmpfs, gone after
+    lines = lines[:2] + lines[4:]
     assert lines[2:5] == ["refused 30"] * 2 + ["refused 30"] or all(l.startswith("refused") for l in lines[2:5])
     assert lines[5] == "['lo']" and lines[6] == "65534 5"
 
