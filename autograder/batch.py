@@ -289,6 +289,8 @@ def grade_assignments(
     if db:
         from .gradebook_server import check_url
         check_url(db)
+    for assignment in assignments:           # unknown assignment or folder: refused before OUT exists
+        plan(assignment, submissions_dir, out_dir, source_dir)
     try:
         with locked(out_dir):
             return _grade_into(assignments, submissions_dir, out_dir, source_dir, workers, limits,
