@@ -18,7 +18,8 @@ Faults, left to Dask:
   soon as the client notices, before anything of the batch is written to ``OUT``.
 
 Only this module imports ``distributed``, and only :mod:`autograder.batch` with ``--scheduler``
-imports this module: a local run pays nothing for it.
+imports this module: a local run pays nothing for it. Workers started with
+``--preload autograder.cluster`` load the engine as they start (:func:`dask_setup`).
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
+import threading
 import traceback
 import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .batch import GradingError, Job, Limits, grade_job, not_regular, ungraded
+from .batch import GradingError, Job, Limits, _preload, grade_job, not_regular, ungraded
 from .engine.results import ERROR, SubmissionResult
 from .feedback import write_feedback
 from .outdir import atomic_write_bytes
@@ -67,6 +68,12 @@ def grade_remote(task: dict) -> tuple[SubmissionResult, bytes | None, bytes | No
         graded = job.autograded_path.read_bytes() if job.autograded_path.is_file() else None
         page = job.feedback_path.read_bytes() if job.feedback_path.is_file() else None
     return result, graded, page
+
+
+def dask_setup(worker) -> None:
+    """Run by ``dask worker ADDRESS --preload autograder.cluster`` as the worker starts: load
+    the grading engine then, once per worker, rather than during its first batch."""
+    from .engine import submission  # noqa: F401
 
 
 def check_worker(sandbox: str) -> str:
@@ -153,6 +160,8 @@ def run_on_cluster(jobs: list[Job], limits: Limits, scheduler: str, progress: bo
     client = _connect(scheduler)
     try:
         _check_workers(client, limits)
+        # what the gradebook and the report need loads while the workers grade
+        threading.Thread(target=_preload, daemon=True).start()
         return _run(client, jobs, limits, scheduler,
                     tqdm(total=len(jobs), desc=f"{label} on {scheduler}", unit="nb",
                          disable=not progress, file=sys.stderr, dynamic_ncols=True))
@@ -219,15 +228,3 @@ def _run(client, jobs: list[Job], limits: Limits, scheduler: str, bar) -> list[S
             top_up()
     return [results[index] for index in range(len(jobs))]
 
-
-def wait_for_scheduler_file(path: Path, timeout: float = 60.0) -> str:
-    """The address a ``dask scheduler --scheduler-file PATH`` wrote (for scripts and tests)."""
-    import json
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            return json.loads(path.read_text())["address"]
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.1)
-    raise TimeoutError(f"no scheduler address in {path} after {timeout:g} s")

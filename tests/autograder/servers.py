@@ -9,17 +9,14 @@ import glob
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.cluster import wait_for_scheduler_file
+from autograder.localcluster import Cluster, start_cluster  # noqa: F401  (the tests' cluster)
 
 POSTGRES_BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
 NOT_INSTALLED = ("PostgreSQL is not installed (apt-get install postgresql: .ci/run does); "
@@ -76,60 +73,6 @@ def postgres() -> Iterator[str]:
                            capture_output=True, cwd=folder, **as_user)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@dataclass
-class Cluster:
-    """A Dask scheduler and its workers, each a process we started (stopped by pid)."""
-
-    address: str
-    scheduler: subprocess.Popen
-    workers: list[subprocess.Popen] = field(default_factory=list)
-    logs: Path | None = None
-
-    def stop(self) -> None:
-        for proc in [*self.workers, self.scheduler]:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in [*self.workers, self.scheduler]:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def _dask(*args: str, log: Path, env: dict) -> subprocess.Popen:
-    dask = Path(sys.executable).with_name("dask")
-    return subprocess.Popen([str(dask), *args], stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True)
-
-
-def start_cluster(folder: Path, workers: int = 2, allowed_failures: int = 1) -> Cluster:
-    """``dask scheduler`` on a free loopback port and ``workers`` × ``dask worker --nworkers 1
-    --nthreads 1``; returns once every worker has joined."""
-    folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=str(allowed_failures),
-               DASK_DISTRIBUTED__WORKER__DAEMON="False")
-    file = folder / "scheduler.json"
-    log = folder / "dask.log"
-    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                      "--scheduler-file", str(file), log=log, env=env)
-    cluster = Cluster(address="", scheduler=scheduler, logs=log)
-    try:
-        cluster.address = wait_for_scheduler_file(file)
-        for _ in range(workers):
-            cluster.workers.append(_dask(
-                "worker", cluster.address, "--nworkers", "1", "--nthreads", "1", "--host",
-                "127.0.0.1", "--no-dashboard", "--local-directory", str(folder), log=log, env=env))
-        if workers:
-            from distributed import Client
-            with Client(cluster.address, timeout=60) as client:
-                client.wait_for_workers(workers, timeout=120)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
 
 
 def worker_pids(address: str) -> dict[str, int]:
