@@ -162,14 +162,26 @@ def run_on_cluster(jobs: list[Job], limits: Limits, scheduler: str, progress: bo
         _check_workers(client, limits)
         # what the gradebook and the report need loads while the workers grade
         threading.Thread(target=_preload, daemon=True).start()
-        return _run(client, jobs, limits, scheduler,
-                    tqdm(total=len(jobs), desc=f"{label} on {scheduler}", unit="nb",
-                         disable=not progress, file=sys.stderr, dynamic_ncols=True))
+        bar = tqdm(total=len(jobs), desc=f"{label} on {scheduler}", unit="nb",
+                   disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        try:
+            return _run(client, jobs, limits, scheduler, bar)
+        except (OSError, TimeoutError) as err:
+            if client.status == "running":           # not the connection: a local failure
+                raise
+            raise _lost(scheduler, bar.n, len(jobs), err) from None
     finally:
         try:
             client.close(timeout=5)
         except Exception:          # the scheduler may be gone already
             pass
+
+
+def _lost(scheduler: str, graded: int, total: int, err: BaseException) -> ClusterLost:
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ClusterLost(f"lost the Dask scheduler at {scheduler} after {graded} of {total} "
+                       f"notebooks were graded ({detail}); nothing was written to the output "
+                       "folder: run the command again once the scheduler is back")
 
 
 def _run(client, jobs: list[Job], limits: Limits, scheduler: str, bar) -> list[SubmissionResult]:
@@ -211,11 +223,7 @@ def _run(client, jobs: list[Job], limits: Limits, scheduler: str, bar) -> list[S
                 result, graded, page = future.result()
             except Exception as err:
                 if future.status == "cancelled" or client.status not in ("running", "newly-created"):
-                    graded_so_far = len(results)
-                    raise ClusterLost(
-                        f"lost the Dask scheduler at {scheduler} after {graded_so_far} of "
-                        f"{len(jobs)} notebooks were graded ({err}); nothing was written to the "
-                        "output folder: run the command again once the scheduler is back") from None
+                    raise _lost(scheduler, len(results), len(jobs), err) from None
                 result, graded, page = _given_up(job, err), None, None
             else:
                 for path, data in ((job.autograded_path, graded), (job.feedback_path, page)):

@@ -12,6 +12,7 @@ and prints both times, the overhead per submission, their ratio, whether the two
 agree, and the load average (other work on the machine skews both times).
 
     python bench/cluster.py                          # 40 students, 2 workers vs --jobs 2
+    python bench/cluster.py --rounds 2               # local, cluster, cluster, local: medians
     python bench/cluster.py --scheduler tcp://HOST:8786 --jobs 8   # an existing cluster
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +48,9 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=40, help="class size (default: 40)")
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes of the local cluster, and --jobs of the local pool (default: 2)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time both this many times, alternating which goes first, to even out "
+                             "a machine whose load drifts (default: 1)")
     parser.add_argument("--scheduler", default=None,
                         help="use this running cluster instead of starting one (then set --workers "
                              "to its worker threads, for the local pool)")
@@ -64,16 +69,23 @@ def main() -> None:
         try:
             base = [sys.executable, "-m", "autograder", "grade", assignment, "--submissions",
                     str(submitted), "--source", str(root / "course" / "solutions"), "--quiet"]
+            commands = {"local": [*base, "--out", str(root / "local"), "--jobs", str(args.workers)],
+                        "cluster": [*base, "--out", str(root / "cluster"), "--scheduler", address]}
+            times: dict[str, list[float]] = {"local": [], "cluster": []}
             loads = [os.getloadavg()[0]]
-            local = grade([*base, "--out", str(root / "local"), "--jobs", str(args.workers)])
-            loads.append(os.getloadavg()[0])
-            remote = grade([*base, "--out", str(root / "cluster"), "--scheduler", address])
-            loads.append(os.getloadavg()[0])
+            for round_ in range(args.rounds):
+                for name in (("local", "cluster") if round_ % 2 == 0 else ("cluster", "local")):
+                    times[name].append(grade(commands[name]))
+                    loads.append(os.getloadavg()[0])
         finally:
             if cluster is not None:
                 cluster.stop()
         same = (root / "local" / "grades.csv").read_text() == (root / "cluster" / "grades.csv").read_text()
 
+    local, remote = (statistics.median(times[name]) for name in ("local", "cluster"))
+    if args.rounds > 1:
+        print("rounds (s):  local " + " ".join(f"{t:.1f}" for t in times["local"])
+              + "  |  cluster " + " ".join(f"{t:.1f}" for t in times["cluster"]) + "  (medians below)")
     where = f"the cluster at {address}" if args.scheduler else f"a local cluster of {args.workers} worker processes"
     print(f"{count} submissions of {assignment} on {os.cpu_count()} cores; {where}")
     print(f"local pool (--jobs {args.workers}):     {local:7.1f} s  ({local / count:.2f} s per submission)")
@@ -81,7 +93,7 @@ def main() -> None:
     print(f"overhead per submission:    {(remote - local) / count:+7.2f} s  "
           f"(cluster / local: {remote / local:.2f}x; goal: at most 1.15x)")
     print(f"grades.csv identical: {'yes' if same else 'NO'}")
-    print("1-minute load average before / between / after: " + " / ".join(f"{x:.1f}" for x in loads)
+    print("1-minute load average before and after each run: " + " / ".join(f"{x:.1f}" for x in loads)
           + " (other work on the machine skews both times)")
 
 
