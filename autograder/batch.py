@@ -153,8 +153,8 @@ def grade_job(job: Job, limits: Limits) -> SubmissionResult:
     from .engine.submission import grade_submission
 
     started = time.perf_counter()
-    refused = not_regular(job.submission) if os.path.lexists(job.submission) else ""
-    if not os.path.lexists(job.submission):
+    refused = not_regular(job.submission)       # the folders first: never list through a link
+    if refused.startswith("the notebook") and not os.path.lexists(job.submission):
         result = ungraded(job, MISSING, _missing_reason(job))
     elif refused:
         result = ungraded(job, INVALID, refused)
@@ -190,13 +190,13 @@ def plan(assignment: str, submissions_dir: Path, out_dir: Path,
     """The jobs of one batch: every student times every notebook of the assignment."""
     sources = source_notebooks(assignment, source_dir)
     jobs = []
-    for student_id in students(submissions_dir, assignment):
+    for folder in students(submissions_dir, assignment):
+        student_id = clean_text(folder)        # a folder name need not be valid UTF-8
         for source in sources:
-            relative = Path(student_id) / assignment
-            shown = Path(clean_text(student_id)) / assignment
+            shown = Path(student_id) / assignment
             jobs.append(Job(
-                student_id=clean_text(student_id), assignment=assignment, source=source,
-                submission=submissions_dir / relative / source.name,
+                student_id=student_id, assignment=assignment, source=source,
+                submission=submissions_dir / folder / assignment / source.name,
                 seed=seed_for(assignment, student_id),
                 autograded_path=out_dir / "autograded" / shown / source.name,
                 feedback_path=out_dir / "feedback" / shown / f"{source.stem}.html"))
@@ -289,8 +289,9 @@ def grade_assignments(
     if db:
         from .gradebook_server import check_url
         check_url(db)
-    for assignment in assignments:           # unknown assignment or folder: refused before OUT exists
-        plan(assignment, submissions_dir, out_dir, source_dir)
+    for assignment in assignments:             # a bad batch is refused before OUT is touched
+        source_notebooks(assignment, source_dir)
+        students(submissions_dir, assignment)
     try:
         with locked(out_dir):
             return _grade_into(assignments, submissions_dir, out_dir, source_dir, workers, limits,

@@ -27,6 +27,7 @@ _MAX_OUTPUT_LINES = 40
 _MAX_OUTPUT_CHARS = 4000
 _MAX_IMAGE_BYTES = 400_000
 _MAX_MARKDOWN_CHARS = 20_000        # longer markdown is shown as text (rendering stays cheap)
+_MAX_MARKDOWN_TOTAL = 200_000       # markdown rendered per page; the rest is shown as text
 _MAX_SOURCE_CHARS = 50_000          # a cell's code shown on the page
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
@@ -124,11 +125,15 @@ def _markdown(source: str) -> str:
 
 def _cells(nb: nbformat.NotebookNode, questions: dict[str, QuestionResult]) -> str:
     parts = []
+    markdown_left = _MAX_MARKDOWN_TOTAL          # rendering markdown costs more than escaping
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
         source = str(cell.get("source", ""))
         if cell.get("cell_type") == "markdown":
-            parts.append(f'<div class="cell">{_markdown(source)}</div>')
+            rendered = len(source) <= markdown_left
+            markdown_left -= len(source) if rendered else 0
+            shown = _markdown(source) if rendered else f"<pre>{html.escape(_cut(source))}</pre>"
+            parts.append(f'<div class="cell">{shown}</div>')
         elif cell.get("cell_type") == "code":
             grade_id = meta.get("grade_id", "")
             if meta.get("grade") or grade_id in questions:

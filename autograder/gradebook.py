@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 
+from .engine.untrusted import clean_tree
 from .outdir import atomic_path, atomic_write_text
 from .engine.results import OK, QuestionResult, SubmissionResult
 
@@ -57,7 +58,7 @@ def load_results(out_dir: Path) -> tuple[list[SubmissionResult], dict[tuple[str,
     source notebook of each (assignment, notebook)."""
     results, sources = [], {}
     for path in sorted((out_dir / "results").glob("*.json")):
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = clean_tree(json.loads(path.read_text(encoding="utf-8")))   # older runs stored raw text
         assignment = payload["assignment"]
         results += [result_from_dict(r) for r in payload["results"]]
         sources.update({(assignment, name): Path(p) for name, p in payload["sources"].items()})

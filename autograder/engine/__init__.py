@@ -6,7 +6,9 @@
 - :mod:`.sandbox`: bubblewrap, or resource limits alone as a loud fallback.
 - :mod:`.judge` (with :mod:`.judgepool`, :mod:`.plan`): the instructor's tests, in a clean process.
 - :mod:`.process`, :mod:`.record`: child processes and the pickle-free wire between them.
+- :mod:`.untrusted`: submission text and outputs, cleaned and bounded where they enter.
+- :mod:`.cleanup`: removing whatever folder tree a submission left.
 - :mod:`.results`: what grading produces, the contract with the class-level code
   (:mod:`autograder.batch`, :mod:`autograder.gradebook`, :mod:`autograder.feedback`,
-  :mod:`autograder.report`).
+  :mod:`autograder.report`; :mod:`autograder.outdir` keeps their output folder crash-safe).
 """

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from . import record
-from .untrusted import clean_tree
+from .untrusted import clean_text, clean_tree
 
 
 class Process:
@@ -60,7 +60,7 @@ class Process:
 
     def stderr_text(self, limit: int = 2000) -> str:
         self.stderr.seek(0)
-        return self.stderr.read(limit).decode("utf-8", "replace").strip()
+        return clean_text(self.stderr.read(limit).decode("utf-8", "replace").strip())
 
     def death(self) -> str:
         """How the process ended, in words."""

@@ -12,7 +12,8 @@ PARTIAL = "partial"    # the run stopped early (timeout, kernel died, sys.exit, 
 FLAGGED = "flagged"    # graded, but something was tampered with (edited/deleted/duplicated test or
                        # metadata, patched numpy or the checker, ...): reason says what; a cheat
                        # earns nothing from the tests it defeated
-INVALID = "invalid"    # not a readable notebook (malformed JSON, wrong format): score 0
+INVALID = "invalid"    # not a gradable notebook (a link, device or other non-regular file, malformed
+                       # JSON, wrong format, or too large/slow for the grader to process): score 0
 MISSING = "missing"    # no submission file for this student and notebook: score 0
 ERROR = "error"        # the grader itself failed on this submission (a bug: never the student's
                        # fault); reason carries the exception

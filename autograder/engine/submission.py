@@ -218,6 +218,8 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
         except (record.ChannelClosed, record.ChannelTimeout, record.WireError, ProtocolViolation):
             raise RuntimeError(f"the student's sandbox did not start: {runner.stderr_text()}") from None
         run.timings.append(("start-up", time.monotonic() - started))
+        # the whole notebook's time counts from when its process is ready (at the latest)
+        overall = min(overall, time.monotonic() + OVERALL_FACTOR * timeout)
         feed = _JudgeFeed(judge, source)
         tests = [c.grade_id for c in assembled.cells if c.kind == TEST]
         feed.send_before(tests[0] if tests else "")
@@ -251,8 +253,8 @@ def _execute(source: SourceNotebook, assembled: Assembled, run: _Run, kind: str,
                 continue
             except Stopped as stop:
                 if time.monotonic() >= overall:
-                    stop = Stopped(f"the whole notebook ran past its limit of "
-                                   f"{overall - started:.0f} s")
+                    stop = Stopped(f"the whole notebook ran past its time limit "
+                                   f"({OVERALL_FACTOR:g} × {timeout:g} s)")
                 _stop(run, runner, index, f"the notebook stopped at {position}: {stop}")
                 continue
             except ProtocolViolation as err:

@@ -5,6 +5,7 @@ gradebook.db, the report and the feedback pages always agree."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -15,8 +16,8 @@ import pytest
 from autograder import batch, outdir
 from autograder.__main__ import main
 from autograder.batch import GradingError, Limits, grade_assignment
-from tests.autograder.adversarial import (ASSIGNMENT, assert_consistent, course, csv_rows, student_notebook,
-                                          submit, tree)
+from tests.autograder.adversarial import (ASSIGNMENT, assert_consistent, course, csv_rows, gradebook_rows,
+                                          student_notebook, submit, tree)
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(timeout=20)
@@ -178,3 +179,21 @@ def test_a_second_run_on_a_busy_out_is_refused(regrade: dict, capsys: pytest.Cap
                      "--source", str(regrade["source"]), "--quiet"])
     assert code == 2 and "another --out" in capsys.readouterr().err
     assert tree(out) == before
+
+
+def test_a_poisoned_results_file_from_an_older_run_does_not_break_the_next(tmp_path: Path) -> None:
+    """Does a results file that an older grader stored with a lone surrogate and control
+    characters still give a complete grades.csv and gradebook (cleaned), not a crash?"""
+    from autograder.gradebook import write_grade_files
+    out = tmp_path / "out"
+    (out / "results").mkdir(parents=True)
+    result = {"student_id": "eve", "assignment": "old", "notebook": "nb", "score": 0.0, "max_score": 1.0,
+              "status": "partial", "reason": "raised \ud800 with a bell \u0007", "questions": [
+                  {"grade_id": "q", "points": 0.0, "max_points": 1.0, "status": "failed",
+                   "diagnosis": "", "message": "\udcff"}], "seconds": 1.0}
+    (out / "results" / "old.json").write_text(     # ASCII JSON, the surrogate escaped as \\ud800
+        json.dumps({"assignment": "old", "sources": {}, "results": [result]}))
+    write_grade_files(out)
+    rows = csv_rows(out)
+    assert rows["eve"]["reason"] == "raised \ufffd with a bell \ufffd"
+    assert gradebook_rows(out)["eve"] == ("partial", "raised \ufffd with a bell \ufffd")
