@@ -12,12 +12,9 @@ student's process never sees a test, and the judge never runs student code.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from . import judgepool, record, sandbox
+from .deadline import TooSlow, wall_clock
 from .plan import judge_cells, test_helpers
 from .process import Process, expect
 from .results import (ERROR, FAILED, FLAGGED, INVALID, MISSING, NOT_RUN, OK, PARTIAL, PASSED,
@@ -79,7 +77,7 @@ def grade_submission(source: Path, submission: Path, *, student_id: str, assignm
     base = dict(student_id=student_id, assignment=assignment, notebook=notebook)
     limit = wall_clock_seconds(float(timeout))
     try:
-        with _wall_clock(limit):
+        with wall_clock(limit):
             result = _grade(Path(source), Path(submission), Path(workdir), seed, float(timeout),
                             int(memory_mb), sandbox, autograded_path, base, started)
     except TooSlow:
@@ -99,31 +97,6 @@ def wall_clock_seconds(timeout: float) -> float:
     """The most one submission may take, everything included: starting, the student's cells
     (the whole-notebook limit), the judge's grace and the grader's own work on its content."""
     return STARTUP_SECONDS + OVERALL_FACTOR * timeout + GRADER_SECONDS
-
-
-class TooSlow(Exception):
-    """The submission's wall-clock limit passed while the grader was still working on it."""
-
-
-@contextlib.contextmanager
-def _wall_clock(seconds: float):
-    """Raise :class:`TooSlow` in this (main) thread once ``seconds`` have passed. Threads get
-    no timer (Python delivers signals to the main thread only); the per-cell and
-    whole-notebook limits still hold there."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(_signum, _frame):
-        raise TooSlow(f"over {seconds:.0f} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _unrun(source: Path, message: str) -> tuple[QuestionResult, ...]:

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import tempfile
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -14,12 +14,11 @@ import pytest
 
 from autograder.engine import record, submission
 from autograder.engine.cleanup import remove_tree
-from autograder.engine.results import INVALID, NOT_RUN, PARTIAL, PASSED
+from autograder.engine.results import INVALID, NOT_RUN, PARTIAL, PASSED, QuestionResult, SubmissionResult
 from autograder.engine.sandbox import SHM_MB, WORKDIR_MB, bwrap_available
 from autograder.engine.submission import grade_submission
 from autograder.engine.untrusted import OutputBudget, clean_outputs
 from autograder.feedback import render_feedback
-from autograder.engine.results import QuestionResult, SubmissionResult
 from tests.autograder.adversarial import ASSIGNMENT, NOTEBOOK, course, student_notebook
 
 pytestmark = pytest.mark.slow
