@@ -46,7 +46,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     try:
         results = grade_assignment(
             args.assignment, args.submissions, args.out, source_dir=args.source,
-            workers=args.jobs, progress=not args.quiet,
+            workers=args.jobs, progress=not args.quiet, scheduler=args.scheduler, db=args.db,
             limits=Limits(timeout=args.timeout, memory_mb=args.memory, sandbox=args.sandbox))
     except GradingError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -62,7 +62,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     print()
     print(text_table(results))
     print()
-    print(f"grades:   {args.out / 'grades.csv'} (nbgrader gradebook: {args.out / 'gradebook.db'})")
+    if args.db:
+        from .gradebook_server import shown
+        gradebook = shown(args.db)
+    else:
+        gradebook = args.out / "gradebook.db"
+    print(f"grades:   {args.out / 'grades.csv'} (nbgrader gradebook: {gradebook})")
     print(f"feedback: {args.out / 'feedback'}/<student_id>/{args.assignment}/")
     print(f"report:   {args.out / 'report.html'}")
     return 0
@@ -165,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"instructor notebooks, <source>/<assignment>/*.ipynb (default: {SOLUTIONS_DIR})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _sandbox_option(p)
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="grade on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:PORT); "
+                        "its workers need backprop-lab installed (see README, Grading at scale)")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="write the nbgrader gradebook to this PostgreSQL database "
+                        "(postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE) instead of "
+                        "OUT/gradebook.db")
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("check", help="self-check a notebook against its visible tests",

@@ -273,35 +273,45 @@ def default_workers() -> int:
 def grade_assignments(
     assignments: list[str], submissions_dir: Path, out_dir: Path, *,
     source_dir: Path = SOLUTIONS_DIR, workers: int | None = None, limits: Limits = Limits(),
-    progress: bool = True,
+    progress: bool = True, scheduler: str | None = None, db: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission of each of ``assignments`` in one pool (in the order given) and
-    (re)write all of ``out_dir``'s grade files, feedback and report."""
+    (re)write all of ``out_dir``'s grade files, feedback and report. With ``scheduler`` (a Dask
+    scheduler's address) the submissions are graded on that cluster (:mod:`autograder.cluster`);
+    with ``db`` (an SQLAlchemy URL) the nbgrader gradebook is written to that database
+    (:mod:`autograder.gradebook_server`) instead of ``OUT/gradebook.db``."""
     if limits.timeout <= 0:
         raise GradingError(f"--timeout must be positive seconds, got {limits.timeout}")
     if limits.memory_mb <= 0:
         raise GradingError(f"--memory must be positive megabytes, got {limits.memory_mb}")
     if workers is not None and workers < 1:
         raise GradingError(f"--jobs must be at least 1, got {workers}")
+    if scheduler and workers is not None:
+        raise GradingError("--jobs is for local grading; on a cluster, the workers' threads decide")
     from .engine.sandbox import SandboxError, resolve
 
     try:
-        resolve(limits.sandbox)
+        if not scheduler:                    # on a cluster, each worker checks its own
+            resolve(limits.sandbox)
     except SandboxError as err:
         raise GradingError(str(err)) from None
+    if db:
+        from .gradebook_server import check_url
+        check_url(db)
     for assignment in assignments:             # a bad batch is refused before OUT is touched
         source_notebooks(assignment, source_dir)
         students(submissions_dir, assignment)
     try:
         with locked(out_dir):
             return _grade_into(assignments, submissions_dir, out_dir, source_dir, workers, limits,
-                               progress)
+                               progress, scheduler, db)
     except OutBusy as err:
         raise GradingError(str(err)) from None
 
 
 def _grade_into(assignments: list[str], submissions_dir: Path, out_dir: Path, source_dir: Path,
-                workers: int | None, limits: Limits, progress: bool) -> list[SubmissionResult]:
+                workers: int | None, limits: Limits, progress: bool, scheduler: str | None = None,
+                db: str | None = None) -> list[SubmissionResult]:
     """Grade into ``OUT/.staging`` and move the complete result into ``OUT`` at the end (an
     interrupted batch leaves ``OUT`` as it was); the caller holds the lock."""
     staging = Staging(out_dir)
@@ -309,16 +319,25 @@ def _grade_into(assignments: list[str], submissions_dir: Path, out_dir: Path, so
         jobs = [job for assignment in assignments
                 for job in plan(assignment, submissions_dir, staging.root, source_dir)]
         label = f"grading {assignments[0]}" if len(assignments) == 1 else "grading"
-        # one notebook of each kind in turn, so that the time left is known after the first round
-        order = round_robin(range(len(jobs)), kind=lambda i: (jobs[i].assignment, jobs[i].source.name))
-        ran = run_jobs([jobs[i] for i in order], limits, workers or default_workers(), progress, label)
-        results = [result for _, result in sorted(zip(order, ran), key=lambda pair: pair[0])]
+        if scheduler:
+            from .cluster import run_on_cluster
+            results = run_on_cluster(jobs, limits, scheduler, progress, label)
+        else:
+            # one notebook of each kind in turn, so that the time left is known after the first round
+            order = round_robin(range(len(jobs)), kind=lambda i: (jobs[i].assignment, jobs[i].source.name))
+            ran = run_jobs([jobs[i] for i in order], limits, workers or default_workers(), progress, label)
+            results = [result for _, result in sorted(zip(order, ran), key=lambda pair: pair[0])]
         staging.keep_results(assignments)
         for assignment in assignments:
             save_results(staging.root, assignment,
                          [r for j, r in zip(jobs, results) if j.assignment == assignment],
                          source_notebooks(assignment, source_dir))
-        write_grade_files(staging.root, manual_from=out_dir / "gradebook.db")   # keeps a TA's grades
+        write_grade_files(staging.root, manual_from=out_dir / "gradebook.db",   # keeps a TA's grades
+                          with_gradebook=not db)
+        if db:      # before the commit: a database that fails leaves OUT as it was too
+            from .gradebook_server import write_server_gradebook
+            write_server_gradebook(db, assignments, results, {
+                (a, source.stem): source for a in assignments for source in source_notebooks(a, source_dir)})
         write_report(staging.root)
         staging.commit(assignments)
     finally:

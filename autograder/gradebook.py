@@ -213,6 +213,51 @@ def _no_fsync(gb) -> None:
     gb.db.execute(text("PRAGMA journal_mode=MEMORY"))
 
 
+def fill_gradebook(gb, results: list[SubmissionResult], sources: dict[tuple[str, str], Path]) -> None:
+    """Add ``results`` (and the cells of their source notebooks) to the open nbgrader
+    gradebook ``gb``, whose assignments hold no submissions yet."""
+    notebooks = sorted(set(sources) | {(r.assignment, r.notebook) for r in results})
+    for assignment in sorted({a for a, _ in notebooks}):
+        gb.update_or_create_assignment(assignment)
+    for assignment, notebook in notebooks:
+        source = sources.get((assignment, notebook))
+        if source is not None and source.is_file():
+            _save_cells(gb, assignment, source)
+            continue
+        gb.update_or_create_notebook(notebook, assignment)   # source gone: cells from results
+        for r in results:
+            if (r.assignment, r.notebook) == (assignment, notebook):
+                for q in r.questions:
+                    gb.update_or_create_grade_cell(q.grade_id, notebook, assignment,
+                                                   max_score=q.max_points, cell_type="code")
+    for student in sorted({r.student_id for r in results}):
+        gb.update_or_create_student(student)
+    for assignment, student in sorted({(r.assignment, r.student_id) for r in results}):
+        gb.add_submission(assignment, student)
+    for r in results:
+        submitted = gb.find_submission_notebook(r.notebook, r.assignment, r.student_id)
+        submitted.flagged = r.status != OK
+        for q in r.questions:
+            try:
+                grade = gb.find_grade(q.grade_id, r.notebook, r.assignment, r.student_id)
+            except Exception:  # a question the source no longer has
+                continue
+            if q.status == NEEDS_MANUAL:             # for a TA, in formgrader's Manual Grading
+                grade.auto_score, grade.needs_manual_grade = None, True
+            elif q.status == GRADED_BY_HAND:
+                grade.auto_score, grade.manual_score, grade.needs_manual_grade = None, q.points, False
+                comment = q.message.partition(": ")[2]
+                if comment:
+                    try:
+                        gb.find_comment(q.grade_id, r.notebook, r.assignment,
+                                        r.student_id).manual_comment = comment
+                    except Exception:
+                        pass
+            else:
+                grade.auto_score = q.points
+                grade.needs_manual_grade = False
+
+
 def write_gradebook(results: list[SubmissionResult], sources: dict[tuple[str, str], Path],
                     path: Path) -> Path:
     """Build ``path`` afresh as an nbgrader gradebook holding ``results``."""
@@ -225,46 +270,7 @@ def write_gradebook(results: list[SubmissionResult], sources: dict[tuple[str, st
         # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless
         warnings.simplefilter("ignore", category=Warning)
         _no_fsync(gb)
-        notebooks = sorted(set(sources) | {(r.assignment, r.notebook) for r in results})
-        for assignment in sorted({a for a, _ in notebooks}):
-            gb.update_or_create_assignment(assignment)
-        for assignment, notebook in notebooks:
-            source = sources.get((assignment, notebook))
-            if source is not None and source.is_file():
-                _save_cells(gb, assignment, source)
-                continue
-            gb.update_or_create_notebook(notebook, assignment)   # source gone: cells from results
-            for r in results:
-                if (r.assignment, r.notebook) == (assignment, notebook):
-                    for q in r.questions:
-                        gb.update_or_create_grade_cell(q.grade_id, notebook, assignment,
-                                                       max_score=q.max_points, cell_type="code")
-        for student in sorted({r.student_id for r in results}):
-            gb.update_or_create_student(student)
-        for assignment, student in sorted({(r.assignment, r.student_id) for r in results}):
-            gb.add_submission(assignment, student)
-        for r in results:
-            submitted = gb.find_submission_notebook(r.notebook, r.assignment, r.student_id)
-            submitted.flagged = r.status != OK
-            for q in r.questions:
-                try:
-                    grade = gb.find_grade(q.grade_id, r.notebook, r.assignment, r.student_id)
-                except Exception:  # a question the source no longer has
-                    continue
-                if q.status == NEEDS_MANUAL:             # for a TA, in formgrader's Manual Grading
-                    grade.auto_score, grade.needs_manual_grade = None, True
-                elif q.status == GRADED_BY_HAND:
-                    grade.auto_score, grade.manual_score, grade.needs_manual_grade = None, q.points, False
-                    comment = q.message.partition(": ")[2]
-                    if comment:
-                        try:
-                            gb.find_comment(q.grade_id, r.notebook, r.assignment,
-                                            r.student_id).manual_comment = comment
-                        except Exception:
-                            pass
-                else:
-                    grade.auto_score = q.points
-                    grade.needs_manual_grade = False
+        fill_gradebook(gb, results, sources)
         gb.db.commit()
     with sqlite3.connect(building) as db:
         db.execute(f"CREATE TABLE {STATUS_TABLE} (student_id TEXT, assignment TEXT, notebook TEXT, "
@@ -280,13 +286,17 @@ def write_gradebook(results: list[SubmissionResult], sources: dict[tuple[str, st
     return path
 
 
-def write_grade_files(out_dir: Path, manual_from: Path | None = None) -> tuple[Path, Path]:
-    """Rebuild ``grades.csv`` and ``gradebook.db`` from every results file in ``out_dir``,
-    keeping the grades a TA gave written answers in the gradebook ``manual_from`` (default:
-    ``out_dir``'s own; a batch staged aside names the one in place; see :func:`manual_grades`)."""
+def write_grade_files(out_dir: Path, manual_from: Path | None = None,
+                      with_gradebook: bool = True) -> tuple[Path, Path | None]:
+    """Rebuild ``grades.csv`` and (unless the gradebook lives on a server) ``gradebook.db`` from
+    every results file in ``out_dir``, keeping the grades a TA gave written answers in the
+    gradebook ``manual_from`` (default: ``out_dir``'s own; a batch staged aside names the one in
+    place; see :func:`manual_grades`)."""
     results, sources = load_results(out_dir)
     results = with_manual_grades(results, manual_grades(manual_from or out_dir / "gradebook.db"))
     csv_path = write_csv(results, out_dir / "grades.csv")
+    if not with_gradebook:
+        return csv_path, None
     db_path = write_gradebook(results, sources, out_dir / "gradebook.db")
     return csv_path, db_path
 

@@ -18,7 +18,9 @@ c.CourseDirectory.course_id = "backprop-lab"
 c.CourseDirectory.root = os.environ.get("BACKPROP_LAB_COURSE_ROOT", _ROOT)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+# A gradebook on a server (`grade --db URL`): set BACKPROP_LAB_DB_URL to the same URL.
+c.CourseDirectory.db_url = (os.environ.get("BACKPROP_LAB_DB_URL")
+                            or "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db"))
 
 # Solutions are replaced by a comment only: every solution block is followed by a task-named
 # `raise NotImplementedError("Exercise N.M: name")` that is unreachable in the solution.
@@ -45,7 +47,9 @@ c.CourseDirectory.notebook_id = "?*"
 # exchange (so the Assignment List works without /usr/local/share/nbgrader/exchange).
 _GRADES = os.environ.get("BACKPROP_LAB_GRADES")
 if _GRADES:
-    c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_GRADES, "gradebook.db")
+    # a server gradebook (BACKPROP_LAB_DB_URL, `grade --db`) wins over OUT's SQLite file
+    c.CourseDirectory.db_url = (os.environ.get("BACKPROP_LAB_DB_URL")
+                                or "sqlite:///" + os.path.join(_GRADES, "gradebook.db"))
     c.CourseDirectory.autograded_directory = os.path.join(_GRADES, "autograded")
     c.CourseDirectory.feedback_directory = os.path.join(_GRADES, "feedback")
     c.Exchange.root = os.path.join(_GRADES, "exchange")
