@@ -159,10 +159,15 @@ def test_ctrl_c_during_the_commit_waits_for_it(regrade: dict, monkeypatch: pytes
     shutil.copytree(regrade["staged"], out / outdir.STAGING_NAME)
     staging = outdir.Staging.__new__(outdir.Staging)
     staging.out_dir, staging.root, staging.committed = out, out / outdir.STAGING_NAME, False
+    # Python's own Ctrl-C handler, whatever an earlier test in this worker left installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     monkeypatch.setattr(os, "replace", replace_and_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        staging.commit([ASSIGNMENT])
-    monkeypatch.undo()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            staging.commit([ASSIGNMENT])
+    finally:
+        monkeypatch.undo()
+        signal.signal(signal.SIGINT, previous)
     assert tree(out) == tree(regrade["new"])
 
 
