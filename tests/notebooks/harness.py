@@ -394,3 +394,21 @@ def exec_cells(cells: list[nbformat.NotebookNode]) -> dict:
     for cell in cells:
         exec(compile(cell.source, meta(cell).get("grade_id", "cell"), "exec"), namespace)  # noqa: S102
     return namespace
+
+
+def assert_written_questions(assignment: str, source: nbformat.NotebookNode,
+                             written: dict[str, int]) -> None:
+    """The written questions are exactly ``written`` (grade_id -> points): nbgrader manually graded
+    markdown answers (schema 3, unlocked) holding a model answer for the TA, released as
+    'YOUR ANSWER HERE', and the autograded tests keep at least 80% of the points."""
+    graded = cells_with(source, "grade")
+    found = {meta(c)["grade_id"]: c for c in graded if c.cell_type == "markdown"}
+    assert {grade_id: meta(c)["points"] for grade_id, c in found.items()} == written
+    released = nbformat.read(release_path(assignment), as_version=4)
+    for grade_id, cell in found.items():
+        m = meta(cell)
+        assert m["solution"] and not m["locked"] and m["schema_version"] == 3, grade_id
+        assert cell.source.startswith("*Model answer.*"), grade_id
+        assert cell_by_grade_id(released, grade_id).source.strip() == "YOUR ANSWER HERE", grade_id
+    auto = sum(meta(c)["points"] for c in graded if c.cell_type == "code")
+    assert auto / (auto + sum(written.values())) >= 0.8

@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 
 from autograder.mistakes import Mistake, load_mistakes  # noqa: E402
 from tests.notebooks.harness import (  # noqa: E402
+    assert_written_questions,
     answer_stubs, assert_demo_cells, assert_diagnosed, assert_graded_tests, assert_mistakes_plant,
     assert_no_leaks, assert_picture, assert_release_drops_solutions, assert_release_fails_only_at_stubs,
     assert_runs_cleanly, assert_untouched_tests_pass, cell_by_grade_id, cell_figures, cells_with, error_text,
@@ -72,15 +73,7 @@ def test_every_exercise_has_a_graded_test_with_a_hidden_part(source: nbformat.No
 def test_written_question_is_manually_graded_and_leaves_80_percent_auto(source: nbformat.NotebookNode) -> None:
     """Is the written question a TA-graded markdown answer with a model answer, released as
     'YOUR ANSWER HERE', and do at least 80% of the points stay auto-graded?"""
-    released = nbformat.read(release_path(ASSIGNMENT), as_version=4)
-    for grade_id, points in WRITTEN.items():
-        cell = cell_by_grade_id(source, grade_id)
-        assert cell.cell_type == "markdown" and meta(cell)["points"] == points
-        assert meta(cell)["grade"] and meta(cell)["solution"] and not meta(cell)["locked"]
-        assert cell.source.startswith("*Model answer.*")
-        assert cell_by_grade_id(released, grade_id).source.strip() == "YOUR ANSWER HERE"
-    auto = sum(points for _, _, points in EXERCISES.values())
-    assert auto / (auto + sum(WRITTEN.values())) >= 0.8
+    assert_written_questions(ASSIGNMENT, source, WRITTEN)
 
 
 def test_derivations_come_after_their_tests(source: nbformat.NotebookNode) -> None:

@@ -24,6 +24,7 @@ from hypothesis.extra.numpy import array_shapes, arrays  # noqa: E402
 from autograder import REPO_ROOT  # noqa: E402
 from autograder.mistakes import Mistake, load_mistakes  # noqa: E402
 from tests.notebooks.harness import (  # noqa: E402
+    assert_written_questions,
     answer_stubs, assert_diagnosed, assert_mistakes_plant, assert_picture, assert_release_fails_only_at_stubs,
     assert_runs_cleanly, cell_by_grade_id, cell_figures, cells_with, error_text, exec_cells,
     executed_release_fixture, executed_solution_fixture, meta, output_text, planted_tests_fixture, source_fixture,
@@ -89,18 +90,12 @@ def test_grade_cells_have_docstrings_points_and_seeds(source: nbformat.NotebookN
 def test_written_questions_are_manually_graded_answers(source: nbformat.NotebookNode) -> None:
     """Are the written questions nbgrader manually graded answer cells, each after a locked question,
     holding a model answer, and do they leave at least 80% of the points to the autograder?"""
-    written = [c for c in cells_with(source, "grade") if c.cell_type == "markdown"]
-    assert {meta(c)["grade_id"]: meta(c)["points"] for c in written} == {"written_delta_reuse": 1,
-                                                                        "written_vanishing": 2}
-    for cell in written:
-        m = meta(cell)
-        assert m["solution"] and m["grade"] and not m["locked"] and m["schema_version"] == 3
-        assert cell.source.startswith("*Model answer.*") and "Grading:" in cell.source
+    assert_written_questions(ASSIGNMENT, source, {"written_delta_reuse": 1, "written_vanishing": 2})
+    for cell in (c for c in cells_with(source, "grade") if c.cell_type == "markdown"):
+        assert "Grading:" in cell.source
         question = source.cells[source.cells.index(cell) - 1]
-        assert meta(question)["grade_id"] == m["grade_id"] + "_question" and meta(question)["locked"]
+        assert meta(question)["grade_id"] == meta(cell)["grade_id"] + "_question" and meta(question)["locked"]
         assert "graded by hand" in question.source
-    auto = sum(meta(c)["points"] for c in cells_with(source, "grade") if c.cell_type == "code")
-    assert auto / (auto + sum(meta(c)["points"] for c in written)) >= 0.8
 
 
 def test_derivations_follow_their_tests(source: nbformat.NotebookNode) -> None:
