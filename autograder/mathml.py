@@ -10,6 +10,7 @@ its escaped LaTeX source.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import secrets
@@ -53,6 +54,7 @@ def _element(node: ElementTree.Element) -> str:
     return f"<{tag}{''.join(attributes)}>{inner}</{tag}>"
 
 
+@functools.lru_cache(maxsize=4096)   # a course's formulas repeat on every student's page
 def latex_to_mathml(latex: str, *, display: bool = False) -> str:
     """``latex`` as safe MathML (``display`` for a block formula), or its escaped source in a
     ``<code>`` element when it cannot be converted."""
@@ -89,12 +91,18 @@ def _replace_math(source: str) -> tuple[str, dict[str, str]]:
 def markdown_to_html(source: str) -> str:
     """A markdown cell as HTML: raw HTML escaped, math as MathML."""
     text, rendered = _replace_math(source)
-    try:
-        import mistune
-
-        page = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(text)
-    except ImportError:  # pragma: no cover - mistune comes with nbconvert
-        page = f"<pre>{html.escape(text)}</pre>"
+    render = _markdown_renderer()
+    page = render(text) if render else f"<pre>{html.escape(text)}</pre>"
     for key, mathml in rendered.items():
         page = page.replace(key, mathml)
     return page
+
+
+@functools.cache
+def _markdown_renderer():
+    """mistune's renderer (raw HTML escaped), built once; None without mistune."""
+    try:
+        import mistune
+    except ImportError:  # pragma: no cover - mistune comes with nbconvert
+        return None
+    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
