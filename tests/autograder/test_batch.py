@@ -14,7 +14,7 @@ from autograder.__main__ import main
 from autograder.batch import Limits, grade_assignment, seed_for, students, summary_table
 from autograder.gradebook import read_csv
 from autograder.release import release
-from tests.autograder.test_release import HIDDEN_LINE, example_course
+from tests.autograder.test_release import HIDDEN_LINE, example_course, solved
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "00_example"
@@ -29,10 +29,7 @@ def _submit(submissions: Path, student: str, text: str, name: str = "example.ipy
 def _class(course: Path, submissions: Path, *, with_leaver: bool) -> None:
     """good, blank, broken JSON, renamed file, killed process, edited test (and a leaver)."""
     release_nb = nbformat.read(course / "notebooks" / ASSIGNMENT / "example.ipynb", as_version=4)
-    good = copy.deepcopy(release_nb)
-    for cell in good.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "def relu(x):\n    return np.maximum(x, 0.0)"
+    good = solved(release_nb)
     killer = copy.deepcopy(good)
     killer.cells.insert(3, nbformat.v4.new_code_cell("import os\nos._exit(3)"))
     tamper = copy.deepcopy(release_nb)

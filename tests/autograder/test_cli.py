@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from autograder.__main__ import main
 from autograder.release import release
-from tests.autograder.test_release import HIDDEN_LINE, example_course
+from tests.autograder.test_release import HIDDEN_LINE, example_course, solved
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
@@ -109,10 +108,7 @@ def test_check_grades_a_renamed_copy_with_assignment(course: Path, tmp_path: Pat
                                                      capsys: pytest.CaptureFixture) -> None:
     """Given --assignment, is a renamed copy in any folder graded against that assignment?"""
     released = course / "notebooks" / "00_example" / "example.ipynb"
-    nb = nbformat.read(released, as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "def relu(x):\n    return np.maximum(x, 0.0)"
+    nb = solved(nbformat.read(released, as_version=4))
     renamed = tmp_path / "downloads" / "example-Copy1.ipynb"
     renamed.parent.mkdir()
     nbformat.write(nb, renamed)
@@ -130,13 +126,7 @@ def test_check_reports_visible_tests_with_diagnosis(course: Path, tmp_path: Path
     nb = nbformat.read(released, as_version=4)
     work = tmp_path / "work" / "00_example"
     work.mkdir(parents=True)
-    good, wrong = copy.deepcopy(nb), copy.deepcopy(nb)
-    for cell in good.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "def relu(x):\n    return np.maximum(x, 0.0)"
-    for cell in wrong.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "def relu(x):\n    return x"
+    good, wrong = solved(nb), solved(nb, "def relu(x):\n    return x")
     nbformat.write(good, work / "example.ipynb")
     assert main(["check", str(work / "example.ipynb"), "--release", str(course / "notebooks")]) == 0
     out = capsys.readouterr().out

@@ -25,7 +25,7 @@ from autograder.engine.results import ERROR, OK  # noqa: E402
 from autograder.gradebook import read_csv  # noqa: E402
 from autograder.release import release  # noqa: E402
 from tests.autograder.servers import start_cluster, wait_until  # noqa: E402
-from tests.autograder.test_release import example_course  # noqa: E402
+from tests.autograder.test_release import example_course, solved  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask-cluster")]
 ASSIGNMENT = "00_example"
@@ -42,10 +42,7 @@ def _class(course: Path, submissions: Path) -> dict:
     """good, blank, a slow good one (the one whose worker gets killed), edited test, broken
     JSON, a renamed file; returns the notebooks to build other classes from."""
     released = nbformat.read(course / "notebooks" / ASSIGNMENT / "example.ipynb", as_version=4)
-    good = copy.deepcopy(released)
-    for cell in good.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "def relu(x):\n    return np.maximum(x, 0.0)"
+    good = solved(released)
     slow = copy.deepcopy(good)
     slow.cells.insert(2, nbformat.v4.new_code_cell(f"import time\ntime.sleep({SLOW_SECONDS})"))
     tamper = copy.deepcopy(released)

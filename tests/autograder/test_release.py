@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder import NOTEBOOKS_DIR, REPO_ROOT, SOLUTIONS_DIR, authoring
@@ -37,6 +39,16 @@ def example_course(root: Path) -> Path:
     authoring.write(nb, root / "solutions" / "00_example" / "example.ipynb")
     (root / "notebooks").mkdir()
     return root
+
+
+def solved(released: nbformat.NotebookNode,
+           answer: str = "def relu(x):\n    return np.maximum(x, 0.0)") -> nbformat.NotebookNode:
+    """A copy of the released example notebook with ``answer`` in its solution cell."""
+    nb = copy.deepcopy(released)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = answer
+    return nb
 
 
 @pytest.fixture()
